@@ -1,0 +1,45 @@
+//! A JSON body extractor whose rejections are [`HttpError`]s, so a bad body
+//! gets the same `{"error":{...}}` shape as every other error.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+
+use crate::http_error::HttpError;
+
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = HttpError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => Err(rejection_to_error(rejection)),
+        }
+    }
+}
+
+fn rejection_to_error(rejection: JsonRejection) -> HttpError {
+    let status = rejection.status();
+    let detail = rejection.body_text();
+    match rejection {
+        _ if status == StatusCode::PAYLOAD_TOO_LARGE => HttpError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body is larger than the configured limit",
+        ),
+        JsonRejection::MissingJsonContentType(_) => HttpError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "expected Content-Type: application/json",
+        ),
+        JsonRejection::JsonSyntaxError(_) => HttpError::bad_request("invalid_json", detail),
+        JsonRejection::JsonDataError(_) => HttpError::bad_request("invalid_body", detail),
+        _ => HttpError::new(status, "invalid_body", detail),
+    }
+}

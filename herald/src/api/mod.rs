@@ -1,0 +1,38 @@
+//! The HTTP API: producers publish here, operators check health here.
+//!
+//! Handlers stay thin: they validate input, call the hub, and shape the
+//! answer. Bodies are JSON both ways; every error is an [`HttpError`].
+//!
+//! - [`publish`]: `POST /api/publish`, `POST /api/broadcast`
+//! - [`notifications`]: `POST /api/notifications` (resource notifications)
+//! - [`health`]: `GET /health`, `GET /api/health`
+
+mod extract;
+mod health;
+mod notifications;
+mod publish;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use crate::http_error::HttpError;
+use crate::hub::Hub;
+
+/// What the API handlers share.
+pub struct ApiState {
+    pub hub: Arc<Hub>,
+    pub started: Instant,
+}
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/api/health", get(health::health))
+        .route("/api/publish", post(publish::publish))
+        .route("/api/broadcast", post(publish::broadcast))
+        .route("/api/notifications", post(notifications::notify))
+        .with_state(state)
+}

@@ -1,0 +1,234 @@
+//! Herald's one typed configuration.
+//!
+//! Sources, later ones overriding earlier ones: built-in defaults, an optional
+//! TOML file (`--config herald.toml`), the environment, then command-line
+//! flags. The environment understands the plain names used by the systems
+//! Herald replaces (`PORT`, `HOST`, `LOG_LEVEL`, `LOG_FORMAT`, `CORS_ORIGIN`)
+//! and, for everything else, `HERALD_<SECTION>__<KEY>` (for example
+//! `HERALD_SOCKET__IDLE_TIMEOUT_SECS=30`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::hub::HubConfig;
+use crate::protocol::phoenix::PhoenixSettings;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on (`HOST`).
+    pub host: String,
+    /// Port to listen on (`PORT`).
+    pub port: u16,
+    /// Log filter, e.g. `info` or `herald=debug,tower_http=info` (`LOG_LEVEL`).
+    pub log_level: String,
+    /// `text` or `json` (`LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// Allowed origins for CORS: `*` or a comma-separated list (`CORS_ORIGIN`).
+    pub cors_origin: String,
+    pub http: HttpConfig,
+    pub socket: SocketConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest accepted request body, in bytes; larger gets 413.
+    pub max_body_bytes: usize,
+    /// Seconds given to in-flight requests and open sockets on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SocketConfig {
+    /// Channels (topics) one connection may join at once.
+    pub max_channels: usize,
+    /// Seconds without any frame from a client before its socket is closed.
+    pub idle_timeout_secs: u64,
+    /// Largest frame accepted from a client, in bytes.
+    pub max_frame_bytes: usize,
+    /// Broadcasts a connection may have waiting before it is dropped as a
+    /// slow consumer.
+    pub outbound_queue: usize,
+    /// Socket read buffer per connection, in bytes.
+    pub read_buffer_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: "0.0.0.0".into(),
+            port: 4000,
+            log_level: "info".into(),
+            log_format: LogFormat::Text,
+            cors_origin: "*".into(),
+            http: HttpConfig::default(),
+            socket: SocketConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+impl Default for SocketConfig {
+    fn default() -> Self {
+        let phoenix = PhoenixSettings::default();
+        Self {
+            max_channels: phoenix.max_channels,
+            idle_timeout_secs: phoenix.idle_timeout.as_secs(),
+            max_frame_bytes: phoenix.max_frame_bytes,
+            outbound_queue: HubConfig::default().outbound_queue_capacity,
+            read_buffer_bytes: phoenix.read_buffer_bytes,
+        }
+    }
+}
+
+/// Environment names kept from the systems Herald replaces, mapped to keys.
+const PLAIN_ENV: &[(&str, &str)] = &[
+    ("HOST", "host"),
+    ("PORT", "port"),
+    ("LOG_LEVEL", "log_level"),
+    ("LOG_FORMAT", "log_format"),
+    ("CORS_ORIGIN", "cors_origin"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(String),
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+}
+
+/// Values given on the command line; they win over every other source.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Config {
+    /// Load from defaults, the optional file, the environment and overrides.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.display().to_string()));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let plain = Env::raw()
+            .only(&PLAIN_ENV.iter().map(|(env, _)| *env).collect::<Vec<_>>())
+            .map(|key| {
+                PLAIN_ENV
+                    .iter()
+                    .find(|(env, _)| key.as_str().eq_ignore_ascii_case(env))
+                    .map_or_else(|| key.as_str().to_lowercase(), |(_, k)| (*k).to_owned())
+                    .into()
+            });
+        figment = figment
+            .merge(plain)
+            // Only sectioned names: HERALD_BIN and the like are not config.
+            .merge(
+                Env::prefixed("HERALD_")
+                    .filter(|key| key.as_str().contains("__"))
+                    .split("__"),
+            )
+            .merge(Serialized::defaults(overrides));
+        figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
+    pub fn hub(&self) -> HubConfig {
+        HubConfig {
+            outbound_queue_capacity: self.socket.outbound_queue,
+        }
+    }
+
+    pub fn phoenix(&self) -> PhoenixSettings {
+        PhoenixSettings {
+            max_channels: self.socket.max_channels,
+            idle_timeout: Duration::from_secs(self.socket.idle_timeout_secs),
+            max_frame_bytes: self.socket.max_frame_bytes,
+            read_buffer_bytes: self.socket.read_buffer_bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's own error type
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "herald.toml",
+                "port = 5000\nhost = \"127.0.0.1\"\n[socket]\nmax_channels = 7\n",
+            )?;
+            jail.set_env("PORT", "6000");
+            jail.set_env("HERALD_SOCKET__IDLE_TIMEOUT_SECS", "9");
+            jail.set_env("LOG_FORMAT", "json");
+            let overrides = Overrides {
+                log_level: Some("debug".into()),
+                ..Overrides::default()
+            };
+            let config = Config::load(Some(Path::new("herald.toml")), &overrides)
+                .map_err(|e| e.to_string())?;
+            assert_eq!(config.port, 6000);
+            assert_eq!(config.host, "127.0.0.1");
+            assert_eq!(config.socket.max_channels, 7);
+            assert_eq!(config.socket.idle_timeout_secs, 9);
+            assert_eq!(config.log_format, LogFormat::Json);
+            assert_eq!(config.log_level, "debug");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        figment::Jail::expect_with(|_| {
+            let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.port, 4000);
+            assert_eq!(config.host, "0.0.0.0");
+            assert_eq!(config.socket.max_channels, 100);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("herald.toml", "prot = 1\n")?;
+            assert!(Config::load(Some(Path::new("herald.toml")), &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,165 @@
+//! Hub core behaviour, without sockets.
+
+use super::*;
+
+fn payload(text: &str) -> Box<RawValue> {
+    RawValue::from_string(text.to_owned()).unwrap()
+}
+
+async fn next_batch(subscriber: &Subscriber) -> Vec<Arc<Message>> {
+    let mut batch = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        subscriber.mailbox().recv_batch(&mut batch),
+    )
+    .await
+    .expect("a message should arrive")
+    .expect("mailbox open");
+    batch
+}
+
+#[tokio::test]
+async fn publish_reaches_every_subscriber_of_the_topic_only() {
+    let hub = Hub::new(HubConfig::default());
+    let mut a = hub.connect().unwrap();
+    let mut b = hub.connect().unwrap();
+    let mut other = hub.connect().unwrap();
+    a.subscribe("room:1");
+    b.subscribe("room:1");
+    other.subscribe("room:2");
+
+    let report = hub.publish("room:1", "hello", payload(r#"{"n":1}"#));
+    assert_eq!(report.delivered, 2);
+
+    for subscriber in [&a, &b] {
+        let batch = next_batch(subscriber).await;
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].event(), "hello");
+        assert_eq!(batch[0].payload().get(), r#"{"n":1}"#);
+        assert_eq!(&**batch[0].topic(), "room:1");
+    }
+    assert!(other.mailbox().is_empty());
+}
+
+#[tokio::test]
+async fn all_subscribers_share_one_message() {
+    let hub = Hub::new(HubConfig::default());
+    let mut a = hub.connect().unwrap();
+    let mut b = hub.connect().unwrap();
+    a.subscribe("t");
+    b.subscribe("t");
+    hub.publish("t", "e", payload("1"));
+    let from_a = next_batch(&a).await;
+    let from_b = next_batch(&b).await;
+    assert!(Arc::ptr_eq(&from_a[0], &from_b[0]));
+}
+
+#[tokio::test]
+async fn topic_names_are_interned() {
+    let hub = Hub::new(HubConfig::default());
+    let mut a = hub.connect().unwrap();
+    let mut b = hub.connect().unwrap();
+    let first = a.subscribe("room:1");
+    let second = b.subscribe("room:1");
+    assert!(Arc::ptr_eq(&first, &second));
+}
+
+#[test]
+fn unsubscribe_and_drop_remove_subscriptions_and_empty_topics() {
+    let hub = Hub::new(HubConfig::default());
+    let mut a = hub.connect().unwrap();
+    let mut b = hub.connect().unwrap();
+    a.subscribe("t1");
+    a.subscribe("t2");
+    b.subscribe("t1");
+    assert_eq!(hub.stats().topics, 2);
+    assert_eq!(hub.stats().connections, 2);
+
+    assert!(a.unsubscribe("t2"));
+    assert!(!a.unsubscribe("t2"));
+    assert_eq!(hub.stats().topics, 1);
+    assert_eq!(hub.subscriber_count("t1"), 2);
+
+    drop(a);
+    assert_eq!(hub.subscriber_count("t1"), 1);
+    assert_eq!(hub.stats().connections, 1);
+    drop(b);
+    assert_eq!(hub.stats().topics, 0);
+    assert_eq!(hub.stats().connections, 0);
+}
+
+#[test]
+fn subscribing_twice_is_one_subscription() {
+    let hub = Hub::new(HubConfig::default());
+    let mut a = hub.connect().unwrap();
+    a.subscribe("t");
+    a.subscribe("t");
+    assert_eq!(a.topics().len(), 1);
+    assert_eq!(hub.publish("t", "e", payload("1")).delivered, 1);
+}
+
+#[tokio::test]
+async fn a_slow_consumer_is_dropped_without_blocking_the_publisher_or_others() {
+    let hub = Hub::new(HubConfig {
+        outbound_queue_capacity: 4,
+    });
+    let mut slow = hub.connect().unwrap();
+    let mut fast = hub.connect().unwrap();
+    slow.subscribe("t");
+    fast.subscribe("t");
+
+    let mut received_by_fast = 0;
+    let mut dropped = 0;
+    for n in 0..20 {
+        let report = hub.publish("t", "e", payload(&n.to_string()));
+        dropped += report.slow_consumers_dropped;
+        // The fast consumer reads after every publish.
+        received_by_fast += next_batch(&fast).await.len();
+    }
+    assert_eq!(received_by_fast, 20);
+    assert_eq!(dropped, 1, "the slow consumer is dropped exactly once");
+    assert_eq!(hub.stats().slow_consumers_dropped, 1);
+    assert_eq!(
+        slow.mailbox().close_reason(),
+        Some(CloseReason::SlowConsumer)
+    );
+}
+
+#[tokio::test]
+async fn shutdown_closes_every_mailbox_and_refuses_new_connections() {
+    let hub = Hub::new(HubConfig::default());
+    let a = hub.connect().unwrap();
+    hub.shutdown();
+    assert_eq!(a.mailbox().close_reason(), Some(CloseReason::Shutdown));
+    assert_eq!(hub.connect().err(), Some(HubError::ShuttingDown));
+
+    let waiter = {
+        let hub = hub.clone();
+        tokio::spawn(async move { hub.wait_until_no_connections().await })
+    };
+    drop(a);
+    tokio::time::timeout(std::time::Duration::from_secs(1), waiter)
+        .await
+        .expect("waiter resolves once the last connection is gone")
+        .unwrap();
+}
+
+#[test]
+fn kick_closes_one_connection_with_its_reason() {
+    let hub = Hub::new(HubConfig::default());
+    let a = hub.connect().unwrap();
+    let b = hub.connect().unwrap();
+    assert!(hub.kick(a.id(), CloseReason::Kicked("token_expired".into())));
+    assert_eq!(
+        a.mailbox().close_reason(),
+        Some(CloseReason::Kicked("token_expired".into()))
+    );
+    assert_eq!(b.mailbox().close_reason(), None);
+}
+
+#[test]
+fn publish_to_a_topic_nobody_joined_delivers_nothing() {
+    let hub = Hub::new(HubConfig::default());
+    assert_eq!(hub.publish("nobody", "e", payload("1")).delivered, 0);
+    assert_eq!(hub.stats().published, 1);
+}

@@ -1,0 +1,20 @@
+//! Herald: a real-time notification hub.
+//!
+//! Producers publish over HTTP; clients listen over Phoenix Channels
+//! (WebSocket). The parts, in the order data flows:
+//!
+//! - [`api`]: HTTP routes for producers and operators.
+//! - [`hub`]: topics, subscriptions and fan-out; knows nothing of sockets or
+//!   HTTP.
+//! - [`protocol`]: the wire protocols spoken to clients.
+//! - [`web`]: the `/test` page.
+//! - [`config`] and [`server`]: configuration, and the app that ties it all
+//!   together.
+
+pub mod api;
+pub mod config;
+pub mod http_error;
+pub mod hub;
+pub mod protocol;
+pub mod server;
+pub mod web;

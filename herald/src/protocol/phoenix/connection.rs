@@ -1,0 +1,403 @@
+//! One Phoenix socket, from upgrade to close.
+//!
+//! A single task per socket waits on three things at once: frames from the
+//! client, broadcasts queued in the hub mailbox, and the idle timer. Replies
+//! are written straight away; broadcasts are written in batches (everything
+//! queued, then one flush). The ways a socket can end are collected in
+//! [`Ending`], and [`Connection::finish`] tells the client why.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use bytes::Bytes;
+use futures_util::SinkExt;
+use serde_json::value::RawValue;
+use tokio::time::Instant;
+
+use super::frame::{self, DecodeError, Inbound, Outbound, Serializer};
+use super::{ConnectParams, PhoenixEndpoint};
+use crate::hub::{CloseReason, Message, Subscriber, TopicName, validate_topic_name};
+
+/// WebSocket close codes used by this transport.
+mod close_code {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    pub const POLICY_VIOLATION: u16 = 1008;
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+}
+
+/// How long closing a socket may take before it is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why the connection loop stopped.
+enum Ending {
+    /// The client closed or the TCP connection went away.
+    ClientGone,
+    /// The hub closed the mailbox (shutdown, slow consumer, kicked).
+    Closed(CloseReason),
+    /// Nothing received for the idle timeout.
+    IdleTimeout,
+    /// The client broke the protocol; close with this code and reason.
+    ProtocolError(u16, String),
+    /// Writing to the socket failed.
+    WriteFailed,
+}
+
+/// A channel this socket has joined.
+struct JoinedChannel {
+    topic: TopicName,
+    join_ref: Option<Box<RawValue>>,
+}
+
+pub(super) struct Connection {
+    socket: WebSocket,
+    subscriber: Subscriber,
+    serializer: Serializer,
+    #[allow(dead_code)] // read by authorization
+    connect: ConnectParams,
+    endpoint: Arc<PhoenixEndpoint>,
+    channels: Vec<JoinedChannel>,
+}
+
+impl Connection {
+    pub(super) fn new(
+        socket: WebSocket,
+        subscriber: Subscriber,
+        serializer: Serializer,
+        connect: ConnectParams,
+        endpoint: Arc<PhoenixEndpoint>,
+    ) -> Self {
+        Self {
+            socket,
+            subscriber,
+            serializer,
+            connect,
+            endpoint,
+            channels: Vec::new(),
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        let id = self.subscriber.id();
+        tracing::debug!(connection = id, remote = %self.connect.remote, "phoenix socket connected");
+        let mailbox = self.subscriber.mailbox().clone();
+        let idle_timeout = self.endpoint.settings.idle_timeout;
+        let idle = tokio::time::sleep(idle_timeout);
+        tokio::pin!(idle);
+        let mut batch: Vec<Arc<Message>> = Vec::new();
+
+        let ending = loop {
+            tokio::select! {
+                delivery = mailbox.recv_batch(&mut batch) => match delivery {
+                    Ok(()) => {
+                        if let Err(ending) = self.write_batch(&mut batch).await {
+                            break ending;
+                        }
+                    }
+                    Err(reason) => break Ending::Closed(reason),
+                },
+                incoming = self.socket.recv() => {
+                    idle.as_mut().reset(Instant::now() + idle_timeout);
+                    match incoming {
+                        None => break Ending::ClientGone,
+                        Some(Err(err)) => break read_error_ending(&err),
+                        Some(Ok(message)) => {
+                            if let Err(ending) = self.handle_frame(message).await {
+                                break ending;
+                            }
+                        }
+                    }
+                },
+                () = &mut idle => break Ending::IdleTimeout,
+            }
+        };
+        self.finish(ending).await;
+    }
+
+    /// Write every queued broadcast, then flush once. Gives up as soon as the
+    /// mailbox closes, so a client that stopped reading cannot hold the task.
+    async fn write_batch(&mut self, batch: &mut Vec<Arc<Message>>) -> Result<(), Ending> {
+        let format = self.serializer.broadcast_format();
+        let mailbox = self.subscriber.mailbox().clone();
+        let channels = &self.channels;
+        let socket = &mut self.socket;
+        let write = async {
+            for message in batch.drain(..) {
+                // A broadcast queued just before a leave is not delivered after it.
+                if !channels
+                    .iter()
+                    .any(|c| Arc::ptr_eq(&c.topic, message.topic()))
+                {
+                    continue;
+                }
+                socket.feed(text_frame(message.frame(format))).await?;
+            }
+            socket.flush().await
+        };
+        tokio::select! {
+            written = write => written.map_err(|_| Ending::WriteFailed),
+            reason = mailbox.closed() => Err(Ending::Closed(reason)),
+        }
+    }
+
+    async fn handle_frame(&mut self, message: WsMessage) -> Result<(), Ending> {
+        match message {
+            WsMessage::Text(text) => match frame::decode(self.serializer, &text) {
+                Ok(inbound) => self.dispatch(inbound).await,
+                Err(err) => self.reject_frame(err).await,
+            },
+            WsMessage::Binary(_) => Err(Ending::ProtocolError(
+                close_code::UNSUPPORTED_DATA,
+                "binary frames are not supported".into(),
+            )),
+            WsMessage::Close(_) => Err(Ending::ClientGone),
+            // tungstenite answers pings itself.
+            WsMessage::Ping(_) | WsMessage::Pong(_) => Ok(()),
+        }
+    }
+
+    /// An undecodable frame gets an error reply when its ref could be read,
+    /// and closes the socket otherwise (there is nothing to reply to).
+    async fn reject_frame(&mut self, err: DecodeError) -> Result<(), Ending> {
+        tracing::info!(
+            connection = self.subscriber.id(),
+            reason = err.reason,
+            "bad phoenix frame"
+        );
+        match (&err.msg_ref, err.topic.as_deref()) {
+            (Some(msg_ref), topic) => {
+                let response = reason_json(err.reason);
+                let reply = frame::reply_payload(false, &response);
+                self.send(Outbound {
+                    join_ref: err.join_ref.as_deref(),
+                    msg_ref: Some(msg_ref),
+                    topic: topic.unwrap_or(""),
+                    event: "phx_reply",
+                    payload: &reply,
+                })
+                .await
+            }
+            (None, _) => Err(Ending::ProtocolError(
+                close_code::INVALID_PAYLOAD,
+                format!("malformed message: {}", err.reason),
+            )),
+        }
+    }
+
+    async fn dispatch(&mut self, inbound: Inbound) -> Result<(), Ending> {
+        if inbound.topic == "phoenix" {
+            return match inbound.event.as_str() {
+                "heartbeat" => self.reply(&inbound, true, "{}").await,
+                other => {
+                    self.reply(&inbound, false, &unknown_event_json(other))
+                        .await
+                }
+            };
+        }
+        match inbound.event.as_str() {
+            "phx_join" => self.join(inbound).await,
+            "phx_leave" => self.leave(inbound).await,
+            event => {
+                if self.channel_index(&inbound.topic).is_none() {
+                    return self
+                        .reply(&inbound, false, &reason_json("unmatched topic"))
+                        .await;
+                }
+                // No topic defines client events yet: name the refused event.
+                let response = unknown_event_json(event);
+                self.reply(&inbound, false, &response).await
+            }
+        }
+    }
+
+    async fn join(&mut self, inbound: Inbound) -> Result<(), Ending> {
+        if let Err(err) = validate_topic_name(&inbound.topic) {
+            let response = format!(
+                r#"{{"reason":"invalid topic","detail":{}}}"#,
+                json_string(&err.to_string())
+            );
+            return self.reply(&inbound, false, &response).await;
+        }
+        if !inbound.payload.get().trim_start().starts_with('{') {
+            return self
+                .reply(
+                    &inbound,
+                    false,
+                    &reason_json("join payload must be an object"),
+                )
+                .await;
+        }
+        // A second join of a joined topic replaces the first, as in Phoenix:
+        // the old channel is closed under its own join ref.
+        if let Some(index) = self.channel_index(&inbound.topic) {
+            let old = self.channels.swap_remove(index);
+            self.subscriber.unsubscribe(&old.topic);
+            self.send_close(&old).await?;
+        }
+        if self.channels.len() >= self.endpoint.settings.max_channels {
+            tracing::info!(connection = self.subscriber.id(), topic = %inbound.topic, "too many channels joined");
+            return self
+                .reply(&inbound, false, &reason_json("too many channels joined"))
+                .await;
+        }
+        let topic = self.subscriber.subscribe(&inbound.topic);
+        self.channels.push(JoinedChannel {
+            topic,
+            join_ref: inbound.join_ref.clone(),
+        });
+        self.reply(&inbound, true, "{}").await
+    }
+
+    async fn leave(&mut self, inbound: Inbound) -> Result<(), Ending> {
+        let Some(index) = self.channel_index(&inbound.topic) else {
+            return self
+                .reply(&inbound, false, &reason_json("unmatched topic"))
+                .await;
+        };
+        let channel = self.channels.swap_remove(index);
+        self.subscriber.unsubscribe(&channel.topic);
+        self.reply(&inbound, true, "{}").await?;
+        self.send_close(&channel).await
+    }
+
+    fn channel_index(&self, topic: &str) -> Option<usize> {
+        self.channels.iter().position(|c| &*c.topic == topic)
+    }
+
+    async fn reply(&mut self, to: &Inbound, ok: bool, response: &str) -> Result<(), Ending> {
+        let payload = frame::reply_payload(ok, response);
+        self.send(Outbound {
+            join_ref: to.join_ref.as_deref(),
+            msg_ref: to.msg_ref.as_deref(),
+            topic: &to.topic,
+            event: "phx_reply",
+            payload: &payload,
+        })
+        .await
+    }
+
+    /// `phx_close` for a channel, under its join ref (as Phoenix sends it).
+    async fn send_close(&mut self, channel: &JoinedChannel) -> Result<(), Ending> {
+        self.send(Outbound {
+            join_ref: channel.join_ref.as_deref(),
+            msg_ref: channel.join_ref.as_deref(),
+            topic: &channel.topic,
+            event: "phx_close",
+            payload: "{}",
+        })
+        .await
+    }
+
+    async fn send(&mut self, frame: Outbound<'_>) -> Result<(), Ending> {
+        let bytes = frame.encode(self.serializer);
+        self.socket
+            .send(text_frame(bytes))
+            .await
+            .map_err(|_| Ending::WriteFailed)
+    }
+
+    /// Tell the client why the socket ends, then close it.
+    async fn finish(mut self, ending: Ending) {
+        let id = self.subscriber.id();
+        let close = match ending {
+            Ending::ClientGone | Ending::WriteFailed => None,
+            Ending::IdleTimeout => {
+                tracing::info!(connection = id, "phoenix socket idle timeout");
+                Some((close_code::GOING_AWAY, "idle timeout".to_owned()))
+            }
+            Ending::ProtocolError(code, reason) => {
+                tracing::info!(connection = id, code, %reason, "closing phoenix socket");
+                Some((code, reason))
+            }
+            Ending::Closed(CloseReason::SlowConsumer) => {
+                tracing::warn!(connection = id, "phoenix socket dropped: slow consumer");
+                Some((
+                    close_code::TRY_AGAIN_LATER,
+                    CloseReason::SlowConsumer.as_str().to_owned(),
+                ))
+            }
+            Ending::Closed(reason @ (CloseReason::Shutdown | CloseReason::Kicked(_))) => {
+                let code = if reason == CloseReason::Shutdown {
+                    close_code::GOING_AWAY
+                } else {
+                    close_code::POLICY_VIOLATION
+                };
+                let payload = reason_json(reason.as_str());
+                let closing = async {
+                    for channel in std::mem::take(&mut self.channels) {
+                        let frame = Outbound {
+                            join_ref: channel.join_ref.as_deref(),
+                            msg_ref: channel.join_ref.as_deref(),
+                            topic: &channel.topic,
+                            event: "phx_close",
+                            payload: &payload,
+                        };
+                        self.socket
+                            .feed(text_frame(frame.encode(self.serializer)))
+                            .await?;
+                    }
+                    self.socket.flush().await
+                };
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
+                Some((code, reason.as_str().to_owned()))
+            }
+        };
+        if let Some((code, reason)) = close {
+            let frame = WsMessage::Close(Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::from(truncate_reason(reason)),
+            }));
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.socket.send(frame)).await;
+        }
+        tracing::debug!(connection = id, "phoenix socket closed");
+    }
+}
+
+fn read_error_ending(err: &axum::Error) -> Ending {
+    let text = err.to_string();
+    if text.contains("Space limit exceeded")
+        || text.contains("too long")
+        || text.contains("too big")
+    {
+        Ending::ProtocolError(close_code::MESSAGE_TOO_BIG, "frame too large".into())
+    } else {
+        tracing::debug!(error = %text, "phoenix socket read error");
+        Ending::ClientGone
+    }
+}
+
+/// Frames are built as UTF-8 JSON, so this conversion only fails on a bug;
+/// an empty frame is sent rather than crashing the connection.
+fn text_frame(bytes: Bytes) -> WsMessage {
+    WsMessage::Text(Utf8Bytes::try_from(bytes).unwrap_or_default())
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+fn reason_json(reason: &str) -> String {
+    format!(r#"{{"reason":{}}}"#, json_string(reason))
+}
+
+fn unknown_event_json(event: &str) -> String {
+    format!(
+        r#"{{"reason":"unhandled event","event":{}}}"#,
+        json_string(event)
+    )
+}
+
+/// Close reasons must fit in a control frame (123 bytes).
+fn truncate_reason(mut reason: String) -> String {
+    if reason.len() > 123 {
+        let mut end = 123;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    reason
+}

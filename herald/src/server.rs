@@ -1,0 +1,117 @@
+//! Puts the parts together: builds the hub, the HTTP API, the socket
+//! transports and the test page into one axum app, serves it, and shuts it
+//! down gracefully.
+//!
+//! Shutdown order: stop accepting connections, ask every socket to close (each
+//! tells its client why), let in-flight HTTP requests finish, and give up
+//! after `http.shutdown_timeout_secs`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::IntoResponse;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::api::{self, ApiState};
+use crate::config::Config;
+use crate::http_error::HttpError;
+use crate::hub::Hub;
+use crate::protocol::phoenix::{self, PhoenixEndpoint};
+use crate::web;
+
+/// A running Herald: its hub and the app that serves it.
+pub struct Herald {
+    pub hub: Arc<Hub>,
+    pub app: Router,
+    pub config: Config,
+}
+
+impl Herald {
+    pub fn new(config: Config) -> Self {
+        let hub = Hub::new(config.hub());
+        let api_state = Arc::new(ApiState {
+            hub: hub.clone(),
+            started: Instant::now(),
+        });
+        let phoenix_endpoint = Arc::new(PhoenixEndpoint {
+            hub: hub.clone(),
+            settings: config.phoenix(),
+        });
+        let app = Router::new()
+            .merge(api::router(api_state))
+            .merge(phoenix::router(phoenix_endpoint))
+            .merge(web::router())
+            .fallback(|| async { HttpError::not_found("no such route").into_response() })
+            .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
+            .layer(cors_layer(&config.cors_origin));
+        Self { hub, app, config }
+    }
+
+    /// Serve on `listener` until `shutdown` resolves, then close gracefully.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let hub = self.hub.clone();
+        let grace = Duration::from_secs(self.config.http.shutdown_timeout_secs);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let signal_hub = hub.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing sockets and finishing requests");
+            signal_hub.shutdown();
+            let _ = stop_tx.send(true);
+        });
+        let mut stop_rx_for_serve = stop_rx.clone();
+        let server = axum::serve(
+            listener,
+            self.app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx_for_serve.wait_for(|stop| *stop).await;
+        });
+        let mut stop_rx_for_timer = stop_rx;
+        let drain = async move {
+            server.await?;
+            hub.wait_until_no_connections().await;
+            Ok::<(), std::io::Error>(())
+        };
+        tokio::select! {
+            result = drain => result,
+            () = async move {
+                let _ = stop_rx_for_timer.wait_for(|stop| *stop).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!("shutdown grace period over; closing what is left");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn cors_layer(origins: &str) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("x-api-key"),
+        ]);
+    if origins.trim() == "*" {
+        return layer.allow_origin(Any);
+    }
+    let list: Vec<HeaderValue> = origins
+        .split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    layer.allow_origin(AllowOrigin::list(list))
+}
