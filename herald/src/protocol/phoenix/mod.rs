@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -76,8 +77,19 @@ async fn upgrade(
     State(endpoint): State<Arc<PhoenixEndpoint>>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Query(mut params): Query<HashMap<String, String>>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            return HttpError::new(
+                rejection.status(),
+                "websocket_upgrade_required",
+                rejection.body_text(),
+            )
+            .into_response();
+        }
+    };
     let vsn = params.remove("vsn");
     let Some(serializer) = Serializer::from_vsn(vsn.as_deref()) else {
         return HttpError::bad_request(
