@@ -11,7 +11,9 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// Another client on the same topic still receives broadcasts.
 async fn bystander_still_receives(server: &TestServer, bystander: &mut PhxClient, n: u64) {
-    server.publish("room:1", "still-here", json!({"n": n})).await;
+    server
+        .publish("room:1", "still-here", json!({"n": n}))
+        .await;
     loop {
         let frame = bystander.next_frame().await;
         if frame.event == "still-here" {
@@ -63,12 +65,21 @@ async fn wrong_shape_closes_with_a_reason() {
 async fn a_non_string_topic_gets_an_error_reply_and_the_socket_lives_on() {
     for vsn in [Vsn::V1, Vsn::V2] {
         let (server, mut bystander, mut offender) = setup(vsn).await;
-        let text = offender.encode(json!("1"), json!("77"), "placeholder", "phx_join", json!({}));
+        let text = offender.encode(
+            json!("1"),
+            json!("77"),
+            "placeholder",
+            "phx_join",
+            json!({}),
+        );
         let text = text.replace("\"placeholder\"", "12345");
         offender.send_raw(&text).await;
         let reply = offender.expect_reply("77").await;
         assert_eq!(reply.payload["status"], "error");
-        assert_eq!(reply.payload["response"]["reason"], "topic must be a string");
+        assert_eq!(
+            reply.payload["response"]["reason"],
+            "topic must be a string"
+        );
         // Still usable.
         let r = offender.push(None, "phoenix", "heartbeat", json!({})).await;
         assert_eq!(offender.expect_reply(&r).await.payload["status"], "ok");
@@ -82,7 +93,9 @@ async fn an_invalid_topic_name_is_refused_on_join() {
     let reply = offender.join("has space", json!({})).await;
     assert_eq!(reply.payload["status"], "error");
     assert_eq!(reply.payload["response"]["reason"], "invalid topic");
-    let reply = offender.join("room:2", json!(["not", "an", "object"])).await;
+    let reply = offender
+        .join("room:2", json!(["not", "an", "object"]))
+        .await;
     assert_eq!(reply.payload["status"], "error");
 }
 
@@ -90,7 +103,13 @@ async fn an_invalid_topic_name_is_refused_on_join() {
 async fn an_oversized_frame_closes_with_1009() {
     let (server, mut bystander, mut offender) = setup(Vsn::V2).await;
     let big = "x".repeat(10_000);
-    let text = offender.encode(json!(null), json!("1"), "phoenix", "heartbeat", json!({"big": big}));
+    let text = offender.encode(
+        json!(null),
+        json!("1"),
+        "phoenix",
+        "heartbeat",
+        json!({"big": big}),
+    );
     offender.send_raw(&text).await;
     let close = offender.expect_close().await;
     assert_eq!(close.map(|(code, _)| code), Some(1009));
@@ -118,7 +137,12 @@ async fn the_server_survives_a_burst_of_garbage_from_many_clients() {
         assert!(client.expect_close().await.is_some());
     }
     bystander_still_receives(&server, &mut bystander, 99).await;
-    let health: serde_json::Value = reqwest::get(server.url("/health")).await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = reqwest::get(server.url("/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "ok");
     tokio::time::sleep(Duration::from_millis(100)).await;
 }

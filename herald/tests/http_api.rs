@@ -28,7 +28,10 @@ async fn a_resource_notification_reaches_both_topics_unchanged() {
     assert_eq!(body["topics"], json!(["resources:b1-l1", "resources:b1"]));
     assert_eq!(body["delivered"], 2);
 
-    for (client, topic) in [(&mut location, "resources:b1-l1"), (&mut business, "resources:b1")] {
+    for (client, topic) in [
+        (&mut location, "resources:b1-l1"),
+        (&mut business, "resources:b1"),
+    ] {
         let frame = client.next_frame().await;
         assert_eq!(frame.topic, topic);
         assert_eq!(frame.event, "resource_update");
@@ -44,7 +47,12 @@ async fn a_bad_notification_is_refused_naming_the_field() {
     let (status, body) = server.post("/api/notifications", missing).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "missing_field");
-    assert!(body["error"]["message"].as_str().unwrap().contains("businessId"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("businessId")
+    );
 
     let mut wrong = notification();
     wrong["type"] = json!("resource_vanished");
@@ -57,7 +65,12 @@ async fn a_bad_notification_is_refused_naming_the_field() {
     wrong_kind["locationId"] = json!(12);
     let (status, body) = server.post("/api/notifications", wrong_kind).await;
     assert_eq!(status, 400);
-    assert!(body["error"]["message"].as_str().unwrap().contains("locationId"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("locationId")
+    );
 
     let (status, body) = server.post("/api/notifications", json!([1, 2])).await;
     assert_eq!(status, 400);
@@ -72,11 +85,16 @@ async fn publish_and_broadcast() {
     a.join_ok("channel:a").await;
     b.join_ok("channel:b").await;
 
-    let body = server.publish("channel:a", "ping", json!({"x": [1, 2, 3]})).await;
+    let body = server
+        .publish("channel:a", "ping", json!({"x": [1, 2, 3]}))
+        .await;
     assert_eq!(body["published"], 1);
     assert_eq!(body["delivered"], 1);
     let frame = a.next_frame().await;
-    assert_eq!((frame.event.as_str(), frame.payload.clone()), ("ping", json!({"x": [1, 2, 3]})));
+    assert_eq!(
+        (frame.event.as_str(), frame.payload.clone()),
+        ("ping", json!({"x": [1, 2, 3]}))
+    );
 
     let (status, body) = server
         .post(
@@ -98,21 +116,64 @@ async fn publish_and_broadcast() {
 async fn publish_validation_errors() {
     let server = TestServer::start().await;
     let cases = [
-        ("/api/publish", json!({"event": "e", "payload": {}}), "missing_field", "topic"),
-        ("/api/publish", json!({"topic": "t", "payload": {}}), "missing_field", "event"),
-        ("/api/publish", json!({"topic": "", "event": "e"}), "invalid_field", "topic"),
-        ("/api/publish", json!({"topic": "t", "event": "phx_close"}), "invalid_field", "event"),
-        ("/api/publish", json!({"topic": 5, "event": "e"}), "invalid_body", "topic"),
-        ("/api/broadcast", json!({"event": "e"}), "missing_field", "topics"),
-        ("/api/broadcast", json!({"topics": [], "event": "e"}), "invalid_field", "topics"),
-        ("/api/broadcast", json!({"topics": ["ok", "bad topic"], "event": "e"}), "invalid_field", "topics[1]"),
+        (
+            "/api/publish",
+            json!({"event": "e", "payload": {}}),
+            "missing_field",
+            "topic",
+        ),
+        (
+            "/api/publish",
+            json!({"topic": "t", "payload": {}}),
+            "missing_field",
+            "event",
+        ),
+        (
+            "/api/publish",
+            json!({"topic": "", "event": "e"}),
+            "invalid_field",
+            "topic",
+        ),
+        (
+            "/api/publish",
+            json!({"topic": "t", "event": "phx_close"}),
+            "invalid_field",
+            "event",
+        ),
+        (
+            "/api/publish",
+            json!({"topic": 5, "event": "e"}),
+            "invalid_body",
+            "topic",
+        ),
+        (
+            "/api/broadcast",
+            json!({"event": "e"}),
+            "missing_field",
+            "topics",
+        ),
+        (
+            "/api/broadcast",
+            json!({"topics": [], "event": "e"}),
+            "invalid_field",
+            "topics",
+        ),
+        (
+            "/api/broadcast",
+            json!({"topics": ["ok", "bad topic"], "event": "e"}),
+            "invalid_field",
+            "topics[1]",
+        ),
     ];
     for (path, body, code, mentions) in cases {
         let (status, answer) = server.post(path, body.clone()).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(answer["error"]["code"], code, "{body} -> {answer}");
         assert!(
-            answer["error"]["message"].as_str().unwrap().contains(mentions),
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(mentions),
             "{body} -> {answer}"
         );
     }
@@ -162,7 +223,12 @@ async fn health_reports_connections_and_topics() {
     client.join_ok("room:1").await;
     client.join_ok("room:2").await;
     for path in ["/health", "/api/health"] {
-        let body: Value = reqwest::get(server.url(path)).await.unwrap().json().await.unwrap();
+        let body: Value = reqwest::get(server.url(path))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(body["status"], "ok");
         assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(body["connections"], 1);
@@ -181,7 +247,10 @@ async fn the_test_page_and_its_assets_are_served() {
     ] {
         let response = reqwest::get(server.url(path)).await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
-        let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(content_type.starts_with(kind), "{path}: {content_type}");
     }
 }

@@ -30,7 +30,9 @@ async fn join_heartbeat_broadcast_leave_close() {
         assert_eq!(reply.topic, "phoenix");
         assert_eq!(reply.payload, json!({"status": "ok", "response": {}}));
 
-        let body = server.publish("room:1", "greeting", json!({"n": 1, "s": "ü"})).await;
+        let body = server
+            .publish("room:1", "greeting", json!({"n": 1, "s": "ü"}))
+            .await;
         assert_eq!(body["delivered"], 1);
         let frame = client.next_frame().await;
         assert_eq!(frame.topic, "room:1");
@@ -103,7 +105,9 @@ async fn many_topics_per_socket_up_to_the_limit() {
     // Rejoining one already joined is not a new channel.
     client.join_ok("room:0").await;
     for n in 0..3 {
-        server.publish(&format!("room:{n}"), "tick", json!({"n": n})).await;
+        server
+            .publish(&format!("room:{n}"), "tick", json!({"n": n}))
+            .await;
     }
     let mut seen = Vec::new();
     for _ in 0..3 {
@@ -121,11 +125,20 @@ async fn a_duplicate_join_replaces_the_old_channel() {
     let server = TestServer::start().await;
     let mut client = PhxClient::connect(&server, Vsn::V2).await;
     let first = client.join_ok("room:1").await;
-    let text = client.encode(json!("second"), json!("second"), "room:1", "phx_join", json!({}));
+    let text = client.encode(
+        json!("second"),
+        json!("second"),
+        "room:1",
+        "phx_join",
+        json!({}),
+    );
     client.send_raw(&text).await;
     let close = client.next_frame().await;
     assert_eq!(close.event, "phx_close");
-    assert_eq!(close.join_ref, first.join_ref, "the old channel is closed under its own ref");
+    assert_eq!(
+        close.join_ref, first.join_ref,
+        "the old channel is closed under its own ref"
+    );
     let reply = client.next_frame().await;
     assert_eq!(reply.event, "phx_reply");
     assert_eq!(reply.msg_ref, json!("second"));
@@ -143,11 +156,9 @@ async fn connect_params_and_bad_vsn() {
     // Extra query parameters are accepted (kept as connect params).
     let mut client = PhxClient::connect_query(&server, Vsn::V2, "&token=abc&device=phone").await;
     client.join_ok("room:1").await;
-    let refused = tokio_tungstenite::connect_async(format!(
-        "{}/socket/websocket?vsn=9.0.0",
-        server.ws_base
-    ))
-    .await;
+    let refused =
+        tokio_tungstenite::connect_async(format!("{}/socket/websocket?vsn=9.0.0", server.ws_base))
+            .await;
     match refused {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), 400);
@@ -177,14 +188,18 @@ async fn a_silent_socket_is_closed_after_the_idle_timeout() {
         let r = chatty.push(None, "phoenix", "heartbeat", json!({})).await;
         chatty.expect_reply(&r).await;
         if closed.is_none()
-            && let Some(Received::Closed(frame)) = quiet.next_within(Duration::from_millis(300)).await
+            && let Some(Received::Closed(frame)) =
+                quiet.next_within(Duration::from_millis(300)).await
         {
             closed = Some((frame, started.elapsed()));
         }
     }
     let (frame, after) = closed.expect("the quiet socket was closed");
     assert_eq!(frame.map(|(code, _)| code), Some(1001));
-    assert!(after >= Duration::from_millis(900), "closed too early: {after:?}");
+    assert!(
+        after >= Duration::from_millis(900),
+        "closed too early: {after:?}"
+    );
     let r = chatty.push(None, "phoenix", "heartbeat", json!({})).await;
     assert_eq!(chatty.expect_reply(&r).await.payload["status"], "ok");
 }

@@ -21,7 +21,11 @@ async fn sockets_get_phx_close_then_a_close_frame() {
         match client.next().await {
             Received::Frame(frame) => {
                 assert_eq!(frame.event, "phx_close");
-                let expected = if frame.topic == "room:a" { &join_a } else { &join_b };
+                let expected = if frame.topic == "room:a" {
+                    &join_a
+                } else {
+                    &join_b
+                };
                 assert_eq!(frame.join_ref, expected.join_ref);
                 closed_topics.push(frame.topic);
             }

@@ -38,7 +38,9 @@ async fn a_slow_consumer_is_dropped_and_a_fast_one_gets_everything() {
     for n in 0..MESSAGES {
         let response = client
             .post(server.url("/api/publish"))
-            .json(&json!({"topic": "feed", "event": "chunk", "payload": {"n": n, "filler": filler}}))
+            .json(
+                &json!({"topic": "feed", "event": "chunk", "payload": {"n": n, "filler": filler}}),
+            )
             .send()
             .await
             .unwrap();
@@ -49,9 +51,18 @@ async fn a_slow_consumer_is_dropped_and_a_fast_one_gets_everything() {
         .await
         .expect("the fast client received everything in time")
         .unwrap();
-    assert_eq!(seen, (0..MESSAGES).collect::<Vec<_>>(), "in order, none lost");
+    assert_eq!(
+        seen,
+        (0..MESSAGES).collect::<Vec<_>>(),
+        "in order, none lost"
+    );
 
-    let health: serde_json::Value = reqwest::get(server.url("/health")).await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = reqwest::get(server.url("/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["slow_consumers_dropped"], 1);
     server.wait_for_subscribers("feed", 1).await;
 

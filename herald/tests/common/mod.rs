@@ -32,9 +32,11 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
-        let mut config = Config::default();
-        config.host = "127.0.0.1".into();
-        config.port = 0;
+        let mut config = Config {
+            host: "127.0.0.1".into(),
+            port: 0,
+            ..Config::default()
+        };
         config.http.shutdown_timeout_secs = 5;
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -161,7 +163,14 @@ impl PhxClient {
         }
     }
 
-    pub fn encode(&self, join_ref: Value, msg_ref: Value, topic: &str, event: &str, payload: Value) -> String {
+    pub fn encode(
+        &self,
+        join_ref: Value,
+        msg_ref: Value,
+        topic: &str,
+        event: &str,
+        payload: Value,
+    ) -> String {
         match self.vsn {
             Vsn::V2 => json!([join_ref, msg_ref, topic, event, payload]).to_string(),
             Vsn::V1 => json!({"join_ref": join_ref, "ref": msg_ref, "topic": topic, "event": event, "payload": payload}).to_string(),
@@ -169,7 +178,10 @@ impl PhxClient {
     }
 
     pub async fn send_raw(&mut self, text: &str) {
-        self.ws.send(WsMessage::text(text.to_owned())).await.unwrap();
+        self.ws
+            .send(WsMessage::text(text.to_owned()))
+            .await
+            .unwrap();
     }
 
     pub async fn send_message(&mut self, message: WsMessage) {
@@ -177,7 +189,13 @@ impl PhxClient {
     }
 
     /// Send a frame; returns its ref.
-    pub async fn push(&mut self, join_ref: Option<&str>, topic: &str, event: &str, payload: Value) -> String {
+    pub async fn push(
+        &mut self,
+        join_ref: Option<&str>,
+        topic: &str,
+        event: &str,
+        payload: Value,
+    ) -> String {
         self.next_ref += 1;
         let msg_ref = self.next_ref.to_string();
         let text = self.encode(
@@ -208,7 +226,9 @@ impl PhxClient {
     }
 
     pub async fn next(&mut self) -> Received {
-        self.next_within(WAIT).await.expect("the server sent nothing in time")
+        self.next_within(WAIT)
+            .await
+            .expect("the server sent nothing in time")
     }
 
     pub async fn next_within(&mut self, wait: Duration) -> Option<Received> {
@@ -222,9 +242,9 @@ impl PhxClient {
             match message {
                 WsMessage::Text(text) => return Some(Received::Frame(self.decode(&text))),
                 WsMessage::Close(frame) => {
-                    return Some(Received::Closed(frame.map(|CloseFrame { code, reason }| {
-                        (u16::from(code), reason.to_string())
-                    })));
+                    return Some(Received::Closed(frame.map(
+                        |CloseFrame { code, reason }| (u16::from(code), reason.to_string()),
+                    )));
                 }
                 _ => continue,
             }
