@@ -14,7 +14,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-use crate::hub::HubConfig;
+use crate::hub::{HistoryPolicy, HubConfig, Retention, RetentionRule};
 use crate::protocol::phoenix::PhoenixSettings;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,6 +32,65 @@ pub struct Config {
     pub cors_origin: String,
     pub http: HttpConfig,
     pub socket: SocketConfig,
+    pub history: HistoryConfig,
+}
+
+/// Per-topic history kept for recovery (see README "Recovery").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistoryConfig {
+    /// Messages kept per topic; 0 disables history.
+    pub max_messages: usize,
+    /// Seconds a message is kept; 0 keeps messages regardless of age.
+    pub max_age_secs: u64,
+    /// Seconds after which a topic nobody subscribes to or publishes on is
+    /// forgotten (its epoch ends).
+    pub idle_topic_secs: u64,
+    /// Retention by topic pattern (`chat:*` or an exact name); the first match
+    /// wins over the defaults above.
+    pub rules: Vec<HistoryRuleConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryRuleConfig {
+    pub pattern: String,
+    pub max_messages: usize,
+    #[serde(default)]
+    pub max_age_secs: u64,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        let policy = HistoryPolicy::default();
+        Self {
+            max_messages: policy.default.max_messages,
+            max_age_secs: policy.default.max_age.map_or(0, |age| age.as_secs()),
+            idle_topic_secs: policy.idle_topic_ttl.as_secs(),
+            rules: Vec::new(),
+        }
+    }
+}
+
+impl HistoryConfig {
+    pub fn policy(&self) -> HistoryPolicy {
+        let retention = |max_messages, max_age_secs| Retention {
+            max_messages,
+            max_age: (max_age_secs > 0).then(|| Duration::from_secs(max_age_secs)),
+        };
+        HistoryPolicy {
+            default: retention(self.max_messages, self.max_age_secs),
+            rules: self
+                .rules
+                .iter()
+                .map(|rule| RetentionRule {
+                    pattern: rule.pattern.clone(),
+                    retention: retention(rule.max_messages, rule.max_age_secs),
+                })
+                .collect(),
+            idle_topic_ttl: Duration::from_secs(self.idle_topic_secs),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +135,7 @@ impl Default for Config {
             cors_origin: "*".into(),
             http: HttpConfig::default(),
             socket: SocketConfig::default(),
+            history: HistoryConfig::default(),
         }
     }
 }
@@ -168,6 +228,7 @@ impl Config {
     pub fn hub(&self) -> HubConfig {
         HubConfig {
             outbound_queue_capacity: self.socket.outbound_queue,
+            history: self.history.policy(),
         }
     }
 

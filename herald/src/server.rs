@@ -35,6 +35,7 @@ pub struct Herald {
 impl Herald {
     pub fn new(config: Config) -> Self {
         let hub = Hub::new(config.hub());
+        hub.spawn_sweeper(Duration::from_secs(30));
         let api_state = Arc::new(ApiState {
             hub: hub.clone(),
             started: Instant::now(),

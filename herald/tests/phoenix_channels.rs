@@ -21,6 +21,7 @@ async fn join_heartbeat_broadcast_leave_close() {
         assert_eq!(reply.payload["status"], "ok");
         assert!(reply.payload["response"].is_object());
         let join_ref = reply.join_ref.clone();
+        let reply_epoch = reply.payload["response"]["epoch"].clone();
         if vsn == Vsn::V2 {
             assert_eq!(join_ref, reply.msg_ref, "V2 replies echo the join ref");
         }
@@ -38,7 +39,13 @@ async fn join_heartbeat_broadcast_leave_close() {
         assert_eq!(frame.topic, "room:1");
         assert_eq!(frame.event, "greeting");
         assert_eq!(frame.payload, json!({"n": 1, "s": "ü"}));
-        assert!(frame.msg_ref.is_null());
+        assert!(frame.join_ref.is_null());
+        let epoch = reply_epoch.as_str().unwrap();
+        assert_eq!(
+            frame.msg_ref,
+            json!(format!("{epoch}:1")),
+            "the position rides in the ref"
+        );
 
         let leave_ref = client
             .push(join_ref.as_str(), "room:1", "phx_leave", json!({}))

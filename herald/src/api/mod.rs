@@ -5,10 +5,12 @@
 //!
 //! - [`publish`]: `POST /api/publish`, `POST /api/broadcast`
 //! - [`notifications`]: `POST /api/notifications` (resource notifications)
+//! - [`history`]: `GET /api/topics/{topic}/history`
 //! - [`health`]: `GET /health`, `GET /api/health`
 
 mod extract;
 mod health;
+mod history;
 mod notifications;
 mod publish;
 
@@ -34,5 +36,6 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/publish", post(publish::publish))
         .route("/api/broadcast", post(publish::broadcast))
         .route("/api/notifications", post(notifications::notify))
+        .route("/api/topics/{topic}/history", get(history::history))
         .with_state(state)
 }

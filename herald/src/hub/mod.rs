@@ -10,6 +10,7 @@
 //! subscription it held. [`Hub::publish`] builds one [`Message`] and pushes an
 //! `Arc` of it into each subscriber's mailbox without waiting.
 
+mod history;
 mod mailbox;
 mod message;
 mod topic_name;
@@ -22,6 +23,9 @@ use dashmap::DashMap;
 use serde_json::value::RawValue;
 use tokio::sync::Notify;
 
+use history::{EpochSource, TopicHistory};
+
+pub use history::{HistoryPolicy, Recovery, Retention, RetentionRule};
 pub use mailbox::{CloseReason, Mailbox, PushError};
 pub use message::{FRAME_SLOTS, Message, Position, TopicName, WireFormat};
 pub use topic_name::{MAX_TOPIC_LEN, TopicNameError, validate_topic_name};
@@ -35,12 +39,15 @@ pub struct HubConfig {
     /// Messages a connection may have queued before it is dropped as a slow
     /// consumer.
     pub outbound_queue_capacity: usize,
+    /// How much history each topic keeps for recovery.
+    pub history: HistoryPolicy,
 }
 
 impl Default for HubConfig {
     fn default() -> Self {
         Self {
             outbound_queue_capacity: 1024,
+            history: HistoryPolicy::default(),
         }
     }
 }
@@ -81,12 +88,23 @@ pub struct HubStats {
 struct TopicEntry {
     name: TopicName,
     subscribers: HashMap<ConnectionId, Arc<Mailbox>>,
+    history: TopicHistory,
+}
+
+/// A topic's kept messages, as the HTTP history endpoint shows them.
+#[derive(Debug)]
+pub struct HistoryPage {
+    pub epoch: Arc<str>,
+    /// The last offset published on the topic.
+    pub offset: u64,
+    pub messages: Vec<Arc<Message>>,
 }
 
 /// The topic registry and fan-out engine. Share it as `Arc<Hub>`.
 pub struct Hub {
     config: HubConfig,
     topics: DashMap<TopicName, TopicEntry>,
+    epochs: EpochSource,
     connections: DashMap<ConnectionId, Arc<Mailbox>>,
     next_connection_id: AtomicU64,
     shutting_down: AtomicBool,
@@ -101,6 +119,7 @@ impl Hub {
         Arc::new(Self {
             config,
             topics: DashMap::new(),
+            epochs: EpochSource::new(),
             connections: DashMap::new(),
             next_connection_id: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
@@ -133,12 +152,35 @@ impl Hub {
 
     /// Fan a message out to every current subscriber of `topic`. Never waits:
     /// a subscriber whose queue is full is dropped as a slow consumer.
+    ///
+    /// The message takes the topic's next offset and joins its history. The
+    /// topic's entry stays locked from offset to fan-out, so a join racing
+    /// this publish sees the message either in its recovery or live, never
+    /// both and never neither.
     pub fn publish(&self, topic: &str, event: &str, payload: Box<RawValue>) -> PublishReport {
         self.published.fetch_add(1, Ordering::Relaxed);
-        let Some(entry) = self.topics.get(topic) else {
-            return PublishReport::default();
+        let mut entry = match self.topics.get_mut(topic) {
+            Some(entry) => entry,
+            None => {
+                let retention = self.config.history.retention_for(topic);
+                if !retention.keeps_history() {
+                    // Nobody listens and nothing is kept: nothing to do.
+                    return PublishReport::default();
+                }
+                let name: TopicName = Arc::from(topic);
+                self.topics
+                    .entry(name.clone())
+                    .or_insert_with(|| self.new_topic(name))
+            }
         };
-        let message = Arc::new(Message::new(entry.name.clone(), event, payload, None));
+        let position = entry.history.next_position();
+        let message = Arc::new(Message::new(
+            entry.name.clone(),
+            event,
+            payload,
+            Some(position),
+        ));
+        entry.history.record(&message);
         let mut report = PublishReport::default();
         for mailbox in entry.subscribers.values() {
             match mailbox.push(message.clone()) {
@@ -160,6 +202,55 @@ impl Hub {
             );
         }
         report
+    }
+
+    /// The kept messages of `topic` after `since`, at most `limit`.
+    pub fn history(&self, topic: &str, since: u64, limit: usize) -> Option<HistoryPage> {
+        let mut entry = self.topics.get_mut(topic)?;
+        let messages = entry.history.since(since, limit);
+        Some(HistoryPage {
+            epoch: entry.history.epoch().clone(),
+            offset: entry.history.last_offset(),
+            messages,
+        })
+    }
+
+    /// Forget expired history and idle topics nobody subscribes to. Run it
+    /// periodically (see [`Hub::spawn_sweeper`]).
+    pub fn sweep(&self) {
+        let now = tokio::time::Instant::now();
+        let ttl = self.config.history.idle_topic_ttl;
+        self.topics.retain(|_, entry| {
+            entry.history.expire(now);
+            !entry.subscribers.is_empty() || !entry.history.is_idle(now, ttl)
+        });
+    }
+
+    /// Sweep every `every` until the hub is dropped.
+    pub fn spawn_sweeper(self: &Arc<Self>, every: std::time::Duration) {
+        let hub = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match hub.upgrade() {
+                    Some(hub) => hub.sweep(),
+                    None => return,
+                }
+            }
+        });
+    }
+
+    fn new_topic(&self, name: TopicName) -> TopicEntry {
+        TopicEntry {
+            history: TopicHistory::new(
+                self.epochs.next(),
+                self.config.history.retention_for(&name),
+            ),
+            name,
+            subscribers: HashMap::new(),
+        }
     }
 
     /// Close a connection on purpose (its task sends the reason to the client).
@@ -213,21 +304,27 @@ impl Hub {
         }
     }
 
-    fn subscribe(&self, id: ConnectionId, mailbox: &Arc<Mailbox>, topic: &str) -> TopicName {
-        if let Some(mut entry) = self.topics.get_mut(topic) {
-            entry.subscribers.insert(id, mailbox.clone());
-            return entry.name.clone();
-        }
-        let name: TopicName = Arc::from(topic);
-        let mut entry = self
-            .topics
-            .entry(name.clone())
-            .or_insert_with(|| TopicEntry {
-                name,
-                subscribers: HashMap::new(),
-            });
+    fn subscribe(
+        &self,
+        id: ConnectionId,
+        mailbox: &Arc<Mailbox>,
+        topic: &str,
+        since: Option<&Position>,
+    ) -> (TopicName, Recovery) {
+        let mut entry = match self.topics.get_mut(topic) {
+            Some(entry) => entry,
+            None => {
+                let name: TopicName = Arc::from(topic);
+                self.topics
+                    .entry(name.clone())
+                    .or_insert_with(|| self.new_topic(name))
+            }
+        };
+        // Under the entry's lock: no publish slips between the recovery
+        // snapshot and the subscription.
+        let recovery = entry.history.recover(since);
         entry.subscribers.insert(id, mailbox.clone());
-        entry.name.clone()
+        (entry.name.clone(), recovery)
     }
 
     fn unsubscribe(&self, id: ConnectionId, topic: &str) {
@@ -240,8 +337,10 @@ impl Hub {
         };
         if now_empty {
             // Re-checked under the shard lock: someone may have joined since.
-            self.topics
-                .remove_if(topic, |_, entry| entry.subscribers.is_empty());
+            // A topic that keeps history stays until the sweeper finds it idle.
+            self.topics.remove_if(topic, |_, entry| {
+                entry.subscribers.is_empty() && !entry.history.keeps_history()
+            });
         }
     }
 }
@@ -269,12 +368,23 @@ impl Subscriber {
 
     /// Join `topic` (idempotent) and return its interned name.
     pub fn subscribe(&mut self, topic: &str) -> TopicName {
-        if let Some(name) = self.topics.iter().find(|name| &***name == topic) {
-            return name.clone();
+        self.subscribe_from(topic, None).0
+    }
+
+    /// Join `topic` and recover what was published after `since`: the
+    /// returned messages come before anything this subscriber's mailbox gets
+    /// for the topic, with no gap and no duplicate.
+    pub fn subscribe_from(
+        &mut self,
+        topic: &str,
+        since: Option<&Position>,
+    ) -> (TopicName, Recovery) {
+        if self.is_subscribed(topic) {
+            self.unsubscribe(topic);
         }
-        let name = self.hub.subscribe(self.id, &self.mailbox, topic);
+        let (name, recovery) = self.hub.subscribe(self.id, &self.mailbox, topic, since);
         self.topics.push(name.clone());
-        name
+        (name, recovery)
     }
 
     /// Leave `topic`; returns whether it was joined.

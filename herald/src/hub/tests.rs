@@ -64,9 +64,19 @@ async fn topic_names_are_interned() {
     assert!(Arc::ptr_eq(&first, &second));
 }
 
+fn without_history() -> HubConfig {
+    HubConfig {
+        history: HistoryPolicy {
+            default: Retention::NONE,
+            ..HistoryPolicy::default()
+        },
+        ..HubConfig::default()
+    }
+}
+
 #[test]
 fn unsubscribe_and_drop_remove_subscriptions_and_empty_topics() {
-    let hub = Hub::new(HubConfig::default());
+    let hub = Hub::new(without_history());
     let mut a = hub.connect().unwrap();
     let mut b = hub.connect().unwrap();
     a.subscribe("t1");
@@ -102,6 +112,7 @@ fn subscribing_twice_is_one_subscription() {
 async fn a_slow_consumer_is_dropped_without_blocking_the_publisher_or_others() {
     let hub = Hub::new(HubConfig {
         outbound_queue_capacity: 4,
+        ..HubConfig::default()
     });
     let mut slow = hub.connect().unwrap();
     let mut fast = hub.connect().unwrap();
@@ -162,4 +173,129 @@ fn publish_to_a_topic_nobody_joined_delivers_nothing() {
     let hub = Hub::new(HubConfig::default());
     assert_eq!(hub.publish("nobody", "e", payload("1")).delivered, 0);
     assert_eq!(hub.stats().published, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn topics_with_history_outlive_their_subscribers_until_idle() {
+    let hub = Hub::new(HubConfig::default());
+    let mut a = hub.connect().unwrap();
+    let (_, first) = a.subscribe_from("t", None);
+    hub.publish("t", "e", payload("1"));
+    drop(a);
+    hub.sweep();
+    assert_eq!(hub.stats().topics, 1, "history is kept for a rejoin");
+    let page = hub.history("t", 0, 10).unwrap();
+    assert_eq!(page.epoch, first.epoch);
+    assert_eq!(page.messages.len(), 1);
+
+    tokio::time::advance(
+        HistoryPolicy::default().idle_topic_ttl + std::time::Duration::from_secs(1),
+    )
+    .await;
+    hub.sweep();
+    assert_eq!(hub.stats().topics, 0, "an idle topic is forgotten");
+    // A new entry means a new epoch: old positions are not recoverable.
+    let mut b = hub.connect().unwrap();
+    let since = Position {
+        epoch: first.epoch.clone(),
+        offset: 1,
+    };
+    let (_, recovery) = b.subscribe_from("t", Some(&since));
+    assert!(!recovery.recovered);
+    assert_ne!(recovery.epoch, first.epoch);
+}
+
+#[test]
+fn publishing_to_a_topic_without_history_or_subscribers_keeps_nothing() {
+    let hub = Hub::new(without_history());
+    hub.publish("t", "e", payload("1"));
+    assert_eq!(hub.stats().topics, 0);
+}
+
+/// Publishes race a subscriber that keeps leaving and rejoining with its last
+/// position: what it receives (recovered, then live) is exactly what was
+/// published, in order, with no gap and no duplicate.
+#[test]
+fn rejoin_with_position_while_publishes_race_is_gapless() {
+    const MESSAGES: u64 = 20_000;
+    let hub = Hub::new(HubConfig {
+        outbound_queue_capacity: 100_000,
+        history: HistoryPolicy {
+            default: Retention {
+                max_messages: 100_000,
+                max_age: None,
+            },
+            ..HistoryPolicy::default()
+        },
+    });
+    let publisher = {
+        let hub = hub.clone();
+        std::thread::spawn(move || {
+            for n in 1..=MESSAGES {
+                hub.publish("t", "e", payload(&n.to_string()));
+            }
+        })
+    };
+    let mut received: Vec<u64> = Vec::new();
+    let mut position: Option<Position> = None;
+    let mut rounds = 0;
+    let take =
+        |message: &Arc<Message>, position: &mut Option<Position>, received: &mut Vec<u64>| {
+            // Strict: every message is the one right after the last.
+            let at = message.position().unwrap().clone();
+            let expected = position.as_ref().map_or(1, |p| p.offset + 1);
+            assert_eq!(at.offset, expected, "gap or duplicate");
+            received.push(message.payload().get().parse().unwrap());
+            *position = Some(at);
+        };
+    while received.len() < MESSAGES as usize {
+        rounds += 1;
+        let mut subscriber = hub.connect().unwrap();
+        let (_, recovery) = subscriber.subscribe_from("t", position.as_ref());
+        if position.is_some() {
+            assert!(recovery.recovered, "round {rounds}: history covers the gap");
+        } else {
+            // First join: everything so far comes from history.
+            let since = Position {
+                epoch: recovery.epoch.clone(),
+                offset: 0,
+            };
+            drop(subscriber);
+            subscriber = hub.connect().unwrap();
+            let (_, recovery) = subscriber.subscribe_from("t", Some(&since));
+            assert!(recovery.recovered);
+            for message in &recovery.missed {
+                take(message, &mut position, &mut received);
+            }
+            continue;
+        }
+        for message in &recovery.missed {
+            take(message, &mut position, &mut received);
+        }
+        // Read live for a little while, then drop the connection.
+        let state = subscriber.mailbox().clone();
+        for _ in 0..50 {
+            let queued: Vec<_> = {
+                let mut batch = Vec::new();
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                if !state.is_empty() {
+                    runtime.block_on(state.recv_batch(&mut batch)).unwrap();
+                }
+                batch
+            };
+            for message in &queued {
+                take(message, &mut position, &mut received);
+            }
+            std::thread::yield_now();
+        }
+        drop(subscriber);
+    }
+    publisher.join().unwrap();
+    assert_eq!(received, (1..=MESSAGES).collect::<Vec<_>>());
+    assert!(
+        rounds > 2,
+        "the subscriber really did rejoin ({rounds} rounds)"
+    );
 }

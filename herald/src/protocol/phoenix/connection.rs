@@ -12,12 +12,13 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use bytes::Bytes;
 use futures_util::SinkExt;
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use super::frame::{self, DecodeError, Inbound, Outbound, Serializer};
 use super::{ConnectParams, PhoenixEndpoint};
-use crate::hub::{CloseReason, Message, Subscriber, TopicName, validate_topic_name};
+use crate::hub::{CloseReason, Message, Position, Subscriber, TopicName, validate_topic_name};
 
 /// WebSocket close codes used by this transport.
 mod close_code {
@@ -50,6 +51,23 @@ enum Ending {
 struct JoinedChannel {
     topic: TopicName,
     join_ref: Option<Box<RawValue>>,
+    /// The topic's epoch when joined, and the last offset written to the
+    /// client: a broadcast at or below it (queued before a rejoin, or already
+    /// replayed) is not written again.
+    epoch: Arc<str>,
+    delivered_up_to: u64,
+}
+
+/// The part of a `phx_join` payload Herald reads.
+#[derive(Deserialize)]
+struct JoinPayload {
+    since: Option<Since>,
+}
+
+#[derive(Deserialize)]
+struct Since {
+    epoch: String,
+    offset: u64,
 }
 
 pub(super) struct Connection {
@@ -122,16 +140,25 @@ impl Connection {
     async fn write_batch(&mut self, batch: &mut Vec<Arc<Message>>) -> Result<(), Ending> {
         let format = self.serializer.broadcast_format();
         let mailbox = self.subscriber.mailbox().clone();
-        let channels = &self.channels;
+        let channels = &mut self.channels;
         let socket = &mut self.socket;
         let write = async {
             for message in batch.drain(..) {
-                // A broadcast queued just before a leave is not delivered after it.
-                if !channels
-                    .iter()
-                    .any(|c| Arc::ptr_eq(&c.topic, message.topic()))
-                {
+                // A broadcast queued before a leave is not delivered after it,
+                // nor one the client already got through recovery.
+                let Some(channel) = channels
+                    .iter_mut()
+                    .find(|c| Arc::ptr_eq(&c.topic, message.topic()))
+                else {
                     continue;
+                };
+                if let Some(position) = message.position()
+                    && position.epoch == channel.epoch
+                {
+                    if position.offset <= channel.delivered_up_to {
+                        continue;
+                    }
+                    channel.delivered_up_to = position.offset;
                 }
                 socket.feed(text_frame(message.frame(format))).await?;
             }
@@ -243,12 +270,42 @@ impl Connection {
                 .reply(&inbound, false, &reason_json("too many channels joined"))
                 .await;
         }
-        let topic = self.subscriber.subscribe(&inbound.topic);
+        let since = match serde_json::from_str::<JoinPayload>(inbound.payload.get()) {
+            Ok(payload) => payload.since.map(|since| Position {
+                epoch: since.epoch.into(),
+                offset: since.offset,
+            }),
+            Err(_) => {
+                let reason = "since must be {\"epoch\": string, \"offset\": integer}";
+                return self.reply(&inbound, false, &reason_json(reason)).await;
+            }
+        };
+        let (topic, recovery) = self
+            .subscriber
+            .subscribe_from(&inbound.topic, since.as_ref());
+        let response = serde_json::json!({
+            "recovered": recovery.recovered,
+            "epoch": &*recovery.epoch,
+            "offset": recovery.offset,
+        });
+        // Recovered messages are written right after the reply, before any
+        // live one (publishes after the join wait in the mailbox behind them).
+        let delivered_up_to = match (&since, recovery.recovered) {
+            (Some(since), true) => since.offset,
+            _ => recovery.offset,
+        };
         self.channels.push(JoinedChannel {
             topic,
             join_ref: inbound.join_ref.clone(),
+            epoch: recovery.epoch.clone(),
+            delivered_up_to,
         });
-        self.reply(&inbound, true, "{}").await
+        self.reply(&inbound, true, &response.to_string()).await?;
+        let mut missed = recovery.missed;
+        if !missed.is_empty() {
+            self.write_batch(&mut missed).await?;
+        }
+        Ok(())
     }
 
     async fn leave(&mut self, inbound: Inbound) -> Result<(), Ending> {

@@ -234,10 +234,16 @@ fn push_json_string(out: &mut Vec<u8>, text: &str) {
     }
 }
 
+/// A broadcast carries its position in the ref slot, `"<epoch>:<offset>"`:
+/// phoenix.js hands the ref to `channel.on` callbacks as their second
+/// argument, and the payload stays exactly what the producer sent.
 fn encode_broadcast(message: &Message, serializer: Serializer) -> Bytes {
+    let position = message
+        .position()
+        .and_then(|p| RawValue::from_string(format!("\"{}:{}\"", p.epoch, p.offset)).ok());
     Outbound {
         join_ref: None,
-        msg_ref: None,
+        msg_ref: position.as_deref(),
         topic: message.topic(),
         event: message.event(),
         payload: message.payload().get(),
@@ -348,6 +354,20 @@ mod tests {
         assert_eq!(v1["topic"], "room:\"x\"");
         assert_eq!(v1["ref"], "1");
         assert_eq!(v1["payload"]["status"], "ok");
+    }
+
+    #[test]
+    fn broadcasts_carry_their_position_in_the_ref() {
+        let payload = RawValue::from_string(r#"{"n":1}"#.into()).unwrap();
+        let position = crate::hub::Position {
+            epoch: "ab12".into(),
+            offset: 7,
+        };
+        let msg = Message::new("t".into(), "ev", payload, Some(position));
+        assert_eq!(
+            &msg.frame(&BROADCAST_V2)[..],
+            br#"[null,"ab12:7","t","ev",{"n":1}]"#
+        );
     }
 
     #[test]
