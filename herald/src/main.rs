@@ -21,7 +21,7 @@ Environment (overrides the config file; flags override both):
                              HERALD_SOCKET__IDLE_TIMEOUT_SECS=60
                              HERALD_SOCKET__MAX_FRAME_BYTES=65536
                              HERALD_SOCKET__OUTBOUND_QUEUE=1024
-                             HERALD_SOCKET__READ_BUFFER_BYTES=4096
+                             HERALD_SOCKET__READ_BUFFER_BYTES=256
 ";
 
 /// Herald: a real-time notification hub (Phoenix Channels clients, HTTP producers).

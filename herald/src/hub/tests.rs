@@ -272,23 +272,30 @@ fn rejoin_with_position_while_publishes_race_is_gapless() {
         for message in &recovery.missed {
             take(message, &mut position, &mut received);
         }
-        // Read live for a little while, then drop the connection.
-        let state = subscriber.mailbox().clone();
-        for _ in 0..50 {
-            let queued: Vec<_> = {
-                let mut batch = Vec::new();
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .build()
-                    .unwrap();
-                if !state.is_empty() {
-                    runtime.block_on(state.recv_batch(&mut batch)).unwrap();
-                }
-                batch
-            };
-            for message in &queued {
-                take(message, &mut position, &mut received);
+        // Read at most 500 live messages, then drop the connection with
+        // whatever else is queued: recovery must bring those back.
+        let mailbox = subscriber.mailbox().clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut taken = 0;
+        while taken < 500 && received.len() < MESSAGES as usize {
+            let mut batch = Vec::new();
+            let got = runtime.block_on(async {
+                tokio::time::timeout(
+                    std::time::Duration::from_millis(200),
+                    mailbox.recv_batch(&mut batch),
+                )
+                .await
+            });
+            if got.is_err() {
+                break;
             }
-            std::thread::yield_now();
+            for message in batch.iter().take(500 - taken) {
+                take(message, &mut position, &mut received);
+                taken += 1;
+            }
         }
         drop(subscriber);
     }

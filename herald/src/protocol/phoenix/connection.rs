@@ -111,7 +111,9 @@ impl Connection {
             tokio::select! {
                 delivery = mailbox.recv_batch(&mut batch) => match delivery {
                     Ok(()) => {
-                        if let Err(ending) = self.write_batch(&mut batch).await {
+                        // Boxed for the same reason: the write future exists
+                        // only while a delivery is being written.
+                        if let Err(ending) = Box::pin(self.write_batch(&mut batch)).await {
                             break ending;
                         }
                     }
@@ -123,7 +125,10 @@ impl Connection {
                         None => break Ending::ClientGone,
                         Some(Err(err)) => break read_error_ending(&err),
                         Some(Ok(message)) => {
-                            if let Err(ending) = self.handle_frame(message).await {
+                            // Boxed: client frames are rare (a heartbeat every 30 s), and
+                            // keeping their large future out of this loop's state
+                            // keeps every idle connection small.
+                            if let Err(ending) = Box::pin(self.handle_frame(message)).await {
                                 break ending;
                             }
                         }
@@ -132,7 +137,7 @@ impl Connection {
                 () = &mut idle => break Ending::IdleTimeout,
             }
         };
-        self.finish(ending).await;
+        Box::pin(self.finish(ending)).await;
     }
 
     /// Write every queued broadcast, then flush once. Gives up as soon as the

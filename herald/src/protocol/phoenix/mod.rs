@@ -47,10 +47,15 @@ impl Default for PhoenixSettings {
             max_channels: 100,
             idle_timeout: Duration::from_secs(60),
             max_frame_bytes: 64 * 1024,
-            read_buffer_bytes: 4 * 1024,
+            read_buffer_bytes: 256,
         }
     }
 }
+
+/// Broadcast frames queued for one socket are gathered up to this many bytes
+/// before a write, so a subscriber with several frames waiting gets them in
+/// one syscall.
+const WRITE_COALESCE_BYTES: usize = 8 * 1024;
 
 /// What the Phoenix route needs: the hub and its settings.
 pub struct PhoenixEndpoint {
@@ -106,7 +111,8 @@ async fn upgrade(
     let connect = ConnectParams { remote, params };
     let endpoint = endpoint.clone();
     ws.read_buffer_size(settings.read_buffer_bytes)
-        .write_buffer_size(0)
+        // Frames of one batch collect here and go out in one write.
+        .write_buffer_size(WRITE_COALESCE_BYTES)
         .max_message_size(settings.max_frame_bytes)
         .max_frame_size(settings.max_frame_bytes)
         .on_upgrade(move |socket| {
