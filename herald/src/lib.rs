@@ -8,6 +8,7 @@
 //!   HTTP.
 //! - [`protocol`]: the wire protocols spoken to clients.
 //! - [`web`]: the `/test` page.
+//! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`config`] and [`server`]: configuration, and the app that ties it all
 //!   together.
 
@@ -15,6 +16,7 @@ pub mod api;
 pub mod config;
 pub mod http_error;
 pub mod hub;
+pub mod metrics;
 pub mod protocol;
 pub mod server;
 pub mod web;

@@ -34,6 +34,7 @@ pub struct Herald {
 
 impl Herald {
     pub fn new(config: Config) -> Self {
+        crate::metrics::install();
         let hub = Hub::new(config.hub());
         hub.spawn_sweeper(Duration::from_secs(30));
         let api_state = Arc::new(ApiState {
@@ -48,6 +49,7 @@ impl Herald {
             .merge(api::router(api_state))
             .merge(phoenix::router(phoenix_endpoint))
             .merge(web::router())
+            .merge(crate::metrics::router(hub.clone()))
             .fallback(|| async { HttpError::not_found("no such route").into_response() })
             .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
             .layer(cors_layer(&config.cors_origin));

@@ -254,3 +254,23 @@ async fn the_test_page_and_its_assets_are_served() {
         assert!(content_type.starts_with(kind), "{path}: {content_type}");
     }
 }
+
+#[tokio::test]
+async fn metrics_are_exposed_for_prometheus() {
+    let server = TestServer::start().await;
+    let mut client = PhxClient::connect(&server, Vsn::V2).await;
+    client.join_ok("room:1").await;
+    server.publish("room:1", "e", json!({})).await;
+    client.next_frame().await;
+    let response = reqwest::get(server.url("/metrics")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    for name in [
+        "herald_connections",
+        "herald_topics",
+        "herald_messages_published_total",
+        "herald_deliveries_total",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+}

@@ -47,6 +47,21 @@ enum Ending {
     WriteFailed,
 }
 
+impl Ending {
+    /// A metrics label for why sockets end.
+    fn label(&self) -> &'static str {
+        match self {
+            Ending::ClientGone => "client_gone",
+            Ending::Closed(CloseReason::SlowConsumer) => "slow_consumer",
+            Ending::Closed(CloseReason::Shutdown) => "shutdown",
+            Ending::Closed(CloseReason::Kicked(_)) => "kicked",
+            Ending::IdleTimeout => "idle_timeout",
+            Ending::ProtocolError(..) => "protocol_error",
+            Ending::WriteFailed => "write_failed",
+        }
+    }
+}
+
 /// A channel this socket has joined.
 struct JoinedChannel {
     topic: TopicName,
@@ -364,6 +379,7 @@ impl Connection {
     /// Tell the client why the socket ends, then close it.
     async fn finish(mut self, ending: Ending) {
         let id = self.subscriber.id();
+        let ending_label = ending.label();
         let close = match ending {
             Ending::ClientGone | Ending::WriteFailed => None,
             Ending::IdleTimeout => {
@@ -407,6 +423,8 @@ impl Connection {
                 Some((code, reason.as_str().to_owned()))
             }
         };
+        metrics::counter!("herald_socket_closes_total", "transport" => "phoenix", "reason" => ending_label)
+            .increment(1);
         if let Some((code, reason)) = close {
             let frame = WsMessage::Close(Some(CloseFrame {
                 code,
