@@ -1,0 +1,166 @@
+// End-to-end with the real `phoenix` npm client: joins, broadcasts from the
+// HTTP API, leave, both serializers, and rejoin after the server drops.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { Socket } from "phoenix";
+import WebSocket from "ws";
+import { startHerald, Inbox, sleep, waitFor } from "./lib/herald.mjs";
+
+const notification = {
+  type: "resource_created",
+  resourceType: "reservation",
+  businessId: "b1",
+  locationId: "l1",
+  resourceId: "r-1",
+  shardId: "s1",
+  timestamp: "2026-11-22T12:00:00Z",
+};
+
+const started = [];
+after(async () => {
+  for (const herald of started) await herald.kill9();
+});
+
+async function herald(env) {
+  const h = await startHerald(env);
+  started.push(h);
+  return h;
+}
+
+function socketFor(h, options = {}) {
+  const socket = new Socket(`${h.wsUrl}/socket`, {
+    transport: WebSocket,
+    reconnectAfterMs: () => 100,
+    rejoinAfterMs: () => 100,
+    ...options,
+  });
+  socket.connect();
+  return socket;
+}
+
+function joined(channel) {
+  return new Promise((resolve, reject) => {
+    channel
+      .join()
+      .receive("ok", resolve)
+      .receive("error", (reply) => reject(new Error(`join refused: ${JSON.stringify(reply)}`)))
+      .receive("timeout", () => reject(new Error("join timed out")));
+  });
+}
+
+// phoenix.js speaks V2 by default; V1 needs JSON object frames.
+const v1 = {
+  vsn: "1.0.0",
+  encode: (msg, callback) =>
+    callback(JSON.stringify({ join_ref: msg.join_ref, ref: msg.ref, topic: msg.topic, event: msg.event, payload: msg.payload })),
+  decode: (raw, callback) => callback(JSON.parse(raw)),
+};
+
+for (const [name, options] of [["V2", {}], ["V1", v1]]) {
+  test(`phoenix.js (${name}): notification reaches both topics, nothing after leave`, async () => {
+    const h = await herald();
+    const socket = socketFor(h, options);
+    const location = socket.channel("resources:b1-l1", {});
+    const business = socket.channel("resources:b1", {});
+    const got = new Inbox();
+    location.on("resource_update", (payload, ref) => got.push({ topic: "resources:b1-l1", payload, ref }));
+    business.on("resource_update", (payload, ref) => got.push({ topic: "resources:b1", payload, ref }));
+    const [locationReply] = await Promise.all([joined(location), joined(business)]);
+    assert.equal(locationReply.recovered, false);
+    assert.equal(typeof locationReply.epoch, "string");
+
+    const response = await h.post("/api/notifications", notification);
+    assert.equal(response.status, 202, response.text);
+    assert.equal(response.body.published, 2);
+
+    const messages = await got.waitForCount(2, "resource_update events");
+    assert.deepEqual(messages.map((m) => m.topic).sort(), ["resources:b1", "resources:b1-l1"]);
+    for (const message of messages) {
+      assert.deepEqual(message.payload, notification);
+      assert.match(message.ref, /^[0-9a-f]+:1$/, "position rides in the ref");
+    }
+
+    await new Promise((resolve) => location.leave().receive("ok", resolve));
+    await new Promise((resolve) => business.leave().receive("ok", resolve));
+    assert.equal((await h.post("/api/notifications", notification)).status, 202);
+    await sleep(400);
+    assert.equal(got.items.length, 2, "no messages after leaving");
+    socket.disconnect();
+  });
+}
+
+test("phoenix.js: /api/publish and /api/broadcast reach subscribers with the exact payload", async () => {
+  const h = await herald();
+  const socket = socketFor(h);
+  const channel = socket.channel("user:42", {});
+  const got = new Inbox();
+  channel.on("points_added", (payload) => got.push(payload));
+  channel.on("system_alert", (payload) => got.push(payload));
+  await joined(channel);
+  const payload = { points: 10, nested: { list: [1, "two", null], unicode: "ü✓" } };
+  assert.equal((await h.post("/api/publish", { topic: "user:42", event: "points_added", payload })).status, 202);
+  const alert = { text: "maintenance" };
+  const broadcast = await h.post("/api/broadcast", { topics: ["user:42", "global"], event: "system_alert", payload: alert });
+  assert.equal(broadcast.status, 202);
+  assert.deepEqual(await got.waitForCount(2), [payload, alert]);
+  socket.disconnect();
+});
+
+test("phoenix.js rejoins by itself after the server drops its socket", async () => {
+  let h = await herald();
+  const socket = socketFor(h);
+  const channel = socket.channel("resources:b9-l9", {});
+  let joins = 0;
+  channel.join().receive("ok", () => {
+    joins += 1;
+  });
+  const got = new Inbox();
+  channel.on("resource_update", (payload) => got.push(payload));
+  await waitFor("first join", () => joins === 1);
+
+  h = await h.restart(); // kill -9, then a new Herald on the same port
+  started.push(h);
+  await waitFor("automatic rejoin", () => joins >= 2, 10000);
+
+  const body = { ...notification, businessId: "b9", locationId: "l9" };
+  assert.equal((await h.post("/api/notifications", body)).status, 202);
+  const [payload] = await got.waitForCount(1, "broadcast after the restart");
+  assert.deepEqual(payload, body);
+  socket.disconnect();
+});
+
+test("phoenix.js recovers missed messages on rejoin with `since`", async () => {
+  const h = await herald();
+  let position = null;
+  const received = [];
+  const socket = socketFor(h);
+  // The join payload is computed on every (re)join.
+  const channel = socket.channel("chat:b1:u1", () => (position ? { since: position } : {}));
+  const replies = [];
+  channel.on("msg", (payload, ref) => {
+    const at = ref.lastIndexOf(":");
+    position = { epoch: ref.slice(0, at), offset: Number(ref.slice(at + 1)) };
+    received.push(payload.n);
+  });
+  channel.join().receive("ok", (reply) => {
+    replies.push(reply);
+    if (!reply.recovered) position = { epoch: reply.epoch, offset: reply.offset };
+  });
+  await waitFor("join", () => replies.length === 1);
+
+  const publish = (n) => h.post("/api/publish", { topic: "chat:b1:u1", event: "msg", payload: { n } });
+  for (let n = 1; n <= 3; n++) await publish(n);
+  await waitFor("live messages", () => received.length === 3);
+
+  // Drop the socket from the client side without phoenix.js noticing a
+  // clean close, publish meanwhile, and let it reconnect and rejoin.
+  socket.conn.terminate();
+  for (let n = 4; n <= 8; n++) await publish(n);
+  await waitFor("rejoin", () => replies.length === 2, 10000);
+  assert.equal(replies[1].recovered, true, JSON.stringify(replies[1]));
+  for (let n = 9; n <= 10; n++) await publish(n);
+  await waitFor("all messages", () => received.length >= 10, 10000);
+  await sleep(200);
+  assert.deepEqual(received, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  socket.disconnect();
+});
