@@ -137,12 +137,7 @@ async fn the_server_survives_a_burst_of_garbage_from_many_clients() {
         assert!(client.expect_close().await.is_some());
     }
     bystander_still_receives(&server, &mut bystander, 99).await;
-    let health: serde_json::Value = reqwest::get(server.url("/health"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = server.get_json("/health").await;
     assert_eq!(health["status"], "ok");
     tokio::time::sleep(Duration::from_millis(100)).await;
 }

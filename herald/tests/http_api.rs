@@ -223,12 +223,7 @@ async fn health_reports_connections_and_topics() {
     client.join_ok("room:1").await;
     client.join_ok("room:2").await;
     for path in ["/health", "/api/health"] {
-        let body: Value = reqwest::get(server.url(path))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = server.get_json(path).await;
         assert_eq!(body["status"], "ok");
         assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(body["connections"], 1);

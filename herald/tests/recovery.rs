@@ -182,12 +182,9 @@ async fn backends_read_history_over_http() {
     for n in 1..=5 {
         server.publish("orders:b1", "order", json!({"n": n})).await;
     }
-    let body: Value = reqwest::get(server.url("/api/topics/orders:b1/history?since=2&limit=2"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = server
+        .get_json("/api/topics/orders:b1/history?since=2&limit=2")
+        .await;
     assert_eq!(body["topic"], "orders:b1");
     assert_eq!(body["offset"], 5);
     assert!(body["epoch"].is_string());

@@ -57,12 +57,7 @@ async fn a_slow_consumer_is_dropped_and_a_fast_one_gets_everything() {
         "in order, none lost"
     );
 
-    let health: serde_json::Value = reqwest::get(server.url("/health"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value = server.get_json("/health").await;
     assert_eq!(health["slow_consumers_dropped"], 1);
     server.wait_for_subscribers("feed", 1).await;
 

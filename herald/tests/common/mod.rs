@@ -80,6 +80,16 @@ impl TestServer {
         (status, body)
     }
 
+    /// GET `path` and parse the JSON body (panics on a non-JSON answer).
+    pub async fn get_json(&self, path: &str) -> Value {
+        reqwest::get(self.url(path))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn publish(&self, topic: &str, event: &str, payload: Value) -> Value {
         let (status, body) = self
             .post(
