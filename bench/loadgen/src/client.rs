@@ -76,7 +76,9 @@ impl Client {
             next_ref: 1,
         };
         if let Protocol::SocketIo(_) = *client.protocol {
-            client.expect(|inbound| matches!(inbound, Inbound::Open)).await?;
+            client
+                .expect(|inbound| matches!(inbound, Inbound::Open))
+                .await?;
             client.send(socketio::CONNECT.to_owned()).await?;
             client
                 .expect(|inbound| matches!(inbound, Inbound::Connected))
@@ -98,7 +100,10 @@ impl Client {
             self.send(frame).await?;
             let mut ok = false;
             self.expect(|inbound| match inbound {
-                Inbound::Reply { reference: r, ok: accepted } if *r == reference => {
+                Inbound::Reply {
+                    reference: r,
+                    ok: accepted,
+                } if *r == reference => {
                     ok = *accepted;
                     true
                 }

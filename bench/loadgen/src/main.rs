@@ -45,7 +45,10 @@ const MAX_MESSAGES: usize = 1_000_000;
 const MAX_SECS: u64 = 3600;
 
 #[derive(Parser)]
-#[command(version, about = "Load generator for Herald and its peers (loopback only)")]
+#[command(
+    version,
+    about = "Load generator for Herald and its peers (loopback only)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -274,7 +277,10 @@ fn delivery(load: &Load, topics: usize, mode: Option<&'static str>) -> anyhow::R
         load.messages <= MAX_MESSAGES,
         "at most {MAX_MESSAGES} messages"
     );
-    anyhow::ensure!(load.rate >= 0.0 && load.rate.is_finite(), "--rate must be >= 0");
+    anyhow::ensure!(
+        load.rate >= 0.0 && load.rate.is_finite(),
+        "--rate must be >= 0"
+    );
     Ok(Delivery {
         connections: load.connections,
         topics,

@@ -88,7 +88,10 @@ mod tests {
 
     #[test]
     fn frames_without_a_stamp_are_ignored() {
-        assert_eq!(scan(br#"["1","1","bench:0","phx_reply",{"status":"ok"}]"#), None);
+        assert_eq!(
+            scan(br#"["1","1","bench:0","phx_reply",{"status":"ok"}]"#),
+            None
+        );
         assert_eq!(scan(b"2"), None);
         assert_eq!(scan(br#"{"seq":}"#), None);
         assert_eq!(scan(br#"{"seq":99999999999999999999999,"t":1}"#), None);

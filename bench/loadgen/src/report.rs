@@ -104,8 +104,15 @@ impl Report {
         let o = &self.opened;
         out += &format!(
             "== {} | {} | {} ({})\nconnections: {}/{} joined in {:.1}s, {} failed, {} dropped by the server\n",
-            self.scenario, self.server, self.mode, self.protocol,
-            o.connected, o.asked, o.open_secs, o.failed, self.dropped
+            self.scenario,
+            self.server,
+            self.mode,
+            self.protocol,
+            o.connected,
+            o.asked,
+            o.open_secs,
+            o.failed,
+            self.dropped
         );
         if let Some(err) = o.first_error.as_ref().or(self.dropped_error.as_ref()) {
             out += &format!("first error: {err}\n");
@@ -149,7 +156,11 @@ impl Report {
                 c.opened, c.rate, c.life_secs, c.failed, c.join.p50_ms, c.join.p99_ms
             );
         }
-        out += if self.ok { "harness: ok" } else { "harness: FAILED" };
+        out += if self.ok {
+            "harness: ok"
+        } else {
+            "harness: FAILED"
+        };
         out
     }
 }

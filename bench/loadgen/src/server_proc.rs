@@ -15,10 +15,7 @@ pub struct Memory {
 #[derive(Debug, thiserror::Error)]
 pub enum ProcError {
     #[error("reading /proc/{pid}: {source}")]
-    Read {
-        pid: u32,
-        source: std::io::Error,
-    },
+    Read { pid: u32, source: std::io::Error },
     #[error("unexpected format of /proc/{0}")]
     Format(u32),
 }
@@ -75,11 +72,7 @@ fn clock_ticks_per_sec() -> u64 {
 fn parse_status(status: &str) -> Option<Memory> {
     let field = |name: &str| -> Option<u64> {
         let line = status.lines().find(|line| line.starts_with(name))?;
-        let kib: u64 = line[name.len()..]
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()?;
+        let kib: u64 = line[name.len()..].split_whitespace().next()?.parse().ok()?;
         Some(kib * 1024)
     };
     Some(Memory {

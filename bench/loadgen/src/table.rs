@@ -36,8 +36,20 @@ const fn metric(
 const IDLE: &[Metric] = &[
     metric("connections joined", "/opened/connected", 1.0, 0, false),
     metric("dropped by the server", "/dropped", 1.0, 0, false),
-    metric("KiB RSS per connection", "/memory/bytes_per_connection", 1.0 / 1024.0, 2, true),
-    metric("RSS after, MiB", "/memory/rss_after", 1.0 / 1048576.0, 1, true),
+    metric(
+        "KiB RSS per connection",
+        "/memory/bytes_per_connection",
+        1.0 / 1024.0,
+        2,
+        true,
+    ),
+    metric(
+        "RSS after, MiB",
+        "/memory/rss_after",
+        1.0 / 1048576.0,
+        1,
+        true,
+    ),
 ];
 
 const DELIVERY: &[Metric] = &[
@@ -46,16 +58,40 @@ const DELIVERY: &[Metric] = &[
     metric("lost", "/delivery/lost", 1.0, 0, false),
     metric("duplicated", "/delivery/duplicates", 1.0, 0, false),
     metric("deliveries/s", "/delivery/deliveries_per_sec", 1.0, 0, true),
-    metric("server CPU µs per delivery", "/delivery/server_cpu_us_per_delivery", 1.0, 2, true),
+    metric(
+        "server CPU µs per delivery",
+        "/delivery/server_cpu_us_per_delivery",
+        1.0,
+        2,
+        true,
+    ),
     metric("latency p50 ms", "/delivery/latency/p50_ms", 1.0, 1, true),
     metric("latency p99 ms", "/delivery/latency/p99_ms", 1.0, 1, true),
     metric("latency max ms", "/delivery/latency/max_ms", 1.0, 1, true),
-    metric("KiB RSS per connection", "/memory/bytes_per_connection", 1.0 / 1024.0, 2, true),
+    metric(
+        "KiB RSS per connection",
+        "/memory/bytes_per_connection",
+        1.0 / 1024.0,
+        2,
+        true,
+    ),
 ];
 
 const CHURN: &[Metric] = &[
-    metric("churning connections opened", "/churn/opened", 1.0, 0, false),
-    metric("churning connections failed", "/churn/failed", 1.0, 0, false),
+    metric(
+        "churning connections opened",
+        "/churn/opened",
+        1.0,
+        0,
+        false,
+    ),
+    metric(
+        "churning connections failed",
+        "/churn/failed",
+        1.0,
+        0,
+        false,
+    ),
     metric("open+join p99 ms", "/churn/join/p99_ms", 1.0, 1, true),
 ];
 

@@ -160,7 +160,10 @@ mod tests {
         received.record(stamp(2), &progress);
         received.record(stamp(2), &progress);
         received.record(stamp(9), &progress);
-        assert_eq!((received.unique, received.duplicates, received.unexpected), (2, 1, 1));
+        assert_eq!(
+            (received.unique, received.duplicates, received.unexpected),
+            (2, 1, 1)
+        );
         assert!(received.has(0) && !received.has(1) && received.has(2));
         assert_eq!(progress.delivered(), 2);
         assert_eq!(progress.delivered_of(2), 1);
@@ -172,6 +175,9 @@ mod tests {
     fn percentiles() {
         let mut samples: Vec<u32> = (1..=100).map(|ms| ms * 1000).collect();
         let p = Percentiles::of(&mut samples);
-        assert_eq!((p.p50_ms, p.p90_ms, p.p99_ms, p.max_ms), (50.0, 90.0, 99.0, 100.0));
+        assert_eq!(
+            (p.p50_ms, p.p90_ms, p.p99_ms, p.max_ms),
+            (50.0, 90.0, 99.0, 100.0)
+        );
     }
 }

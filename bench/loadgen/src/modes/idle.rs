@@ -20,8 +20,10 @@ const SETTLE: Duration = Duration::from_secs(2);
 pub async fn run(ctx: &Context, idle: &Idle) -> anyhow::Result<Report> {
     let before = ctx.server.memory()?;
     let topics = idle.topics.max(1);
-    let (clients, opened) =
-        crowd::open(&ctx.target, idle.connections, |i| format!("bench:idle:{}", i % topics)).await;
+    let (clients, opened) = crowd::open(&ctx.target, idle.connections, |i| {
+        format!("bench:idle:{}", i % topics)
+    })
+    .await;
     let progress = Progress::new(0);
     let running = Running::start(clients, 0, &progress);
     tokio::time::sleep(SETTLE).await;

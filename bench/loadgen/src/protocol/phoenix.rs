@@ -64,7 +64,9 @@ mod tests {
             }
         );
         assert_eq!(
-            classify(r#"["3","3","x","phx_reply",{"status":"error","response":{"reason":"unauthorized"}}]"#),
+            classify(
+                r#"["3","3","x","phx_reply",{"status":"error","response":{"reason":"unauthorized"}}]"#
+            ),
             Inbound::Reply {
                 reference: 3,
                 ok: false
@@ -74,6 +76,9 @@ mod tests {
             classify(r#"[null,"e:1","bench:0","bench",{"seq":7,"t":9}]"#),
             Inbound::Delivery(Stamp { seq: 7, sent_us: 9 })
         );
-        assert_eq!(classify(r#"[null,null,"bench:0","other",{}]"#), Inbound::Other);
+        assert_eq!(
+            classify(r#"[null,null,"bench:0","other",{}]"#),
+            Inbound::Other
+        );
     }
 }

@@ -81,7 +81,10 @@ mod tests {
             r#"425["subscribe",{"channel":"bench:0"}]"#
         );
         assert_eq!(classify("2"), Inbound::Ping);
-        assert_eq!(classify(r#"0{"sid":"x","pingInterval":25000}"#), Inbound::Open);
+        assert_eq!(
+            classify(r#"0{"sid":"x","pingInterval":25000}"#),
+            Inbound::Open
+        );
         assert_eq!(classify(r#"40{"sid":"y"}"#), Inbound::Connected);
         assert_eq!(
             classify(r#"435[{"ok":true}]"#),
@@ -101,6 +104,9 @@ mod tests {
             classify(r#"42["bench",{"seq":1,"t":2}]"#),
             Inbound::Delivery(Stamp { seq: 1, sent_us: 2 })
         );
-        assert!(matches!(classify(r#"44{"message":"no"}"#), Inbound::Refused(_)));
+        assert!(matches!(
+            classify(r#"44{"message":"no"}"#),
+            Inbound::Refused(_)
+        ));
     }
 }
