@@ -43,6 +43,7 @@ impl Progress {
 /// What one connection received.
 #[derive(Default)]
 pub struct Received {
+    messages: usize,
     seen: Vec<u64>,
     pub unique: u64,
     pub duplicates: u64,
@@ -55,6 +56,7 @@ impl Received {
     /// A tracker for sequence numbers `0..messages`.
     pub fn new(messages: usize) -> Self {
         Self {
+            messages,
             seen: vec![0; messages.div_ceil(64)],
             ..Self::default()
         }
@@ -63,7 +65,11 @@ impl Received {
     pub fn record(&mut self, stamp: Stamp, progress: &Progress) {
         let now = now_us();
         let seq = stamp.seq as usize;
-        let Some(word) = self.seen.get_mut(seq / 64) else {
+        let Some(word) = self
+            .seen
+            .get_mut(seq / 64)
+            .filter(|_| seq < self.messages)
+        else {
             self.unexpected += 1;
             return;
         };
