@@ -9,6 +9,7 @@
 
 mod client;
 mod crowd;
+mod floor;
 mod modes;
 mod net;
 mod payload;
@@ -100,6 +101,21 @@ enum Command {
         #[arg(long, default_value_t = 2.0)]
         life: f64,
     },
+    /// The kernel's share: CPU per plain loopback write of one small frame to
+    /// each of N connections in turn (no server involved).
+    Floor {
+        #[arg(long, short = 'n', default_value_t = 5000)]
+        connections: usize,
+        /// Writes per connection.
+        #[arg(long, short = 'm', default_value_t = 50)]
+        rounds: usize,
+        /// Frame size (a Herald broadcast of the benchmark payload is ~90 bytes).
+        #[arg(long, default_value_t = 90)]
+        bytes: usize,
+        /// Frames per write.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+    },
     /// Markdown table of Herald vs peers from JSON result lines (a file, or `-`).
     Table {
         /// File of JSON lines written by the other commands.
@@ -188,6 +204,23 @@ async fn run(command: Command) -> anyhow::Result<Option<report::Report>> {
     let report = match command {
         Command::Table { input } => {
             print!("{}", table::from_file(&input)?);
+            return Ok(None);
+        }
+        Command::Floor {
+            connections,
+            rounds,
+            bytes,
+            batch,
+        } => {
+            anyhow::ensure!(
+                connections <= 9000,
+                "at most 9000 connections (2 descriptors each)"
+            );
+            anyhow::ensure!(
+                rounds * bytes * batch <= 1 << 20,
+                "rounds x bytes x batch must stay under 1 MiB per connection"
+            );
+            floor::run(connections, rounds, bytes, batch)?.print()?;
             return Ok(None);
         }
         Command::Idle {

@@ -65,6 +65,13 @@ const DELIVERY: &[Metric] = &[
         2,
         true,
     ),
+    metric(
+        "generator CPU µs per delivery",
+        "/delivery/generator_cpu_us_per_delivery",
+        1.0,
+        2,
+        false,
+    ),
     metric("latency p50 ms", "/delivery/latency/p50_ms", 1.0, 1, true),
     metric("latency p99 ms", "/delivery/latency/p99_ms", 1.0, 1, true),
     metric("latency max ms", "/delivery/latency/max_ms", 1.0, 1, true),

@@ -65,11 +65,7 @@ impl Received {
     pub fn record(&mut self, stamp: Stamp, progress: &Progress) {
         let now = now_us();
         let seq = stamp.seq as usize;
-        let Some(word) = self
-            .seen
-            .get_mut(seq / 64)
-            .filter(|_| seq < self.messages)
-        else {
+        let Some(word) = self.seen.get_mut(seq / 64).filter(|_| seq < self.messages) else {
             self.unexpected += 1;
             return;
         };

@@ -119,12 +119,9 @@ pub async fn run_with(
         },
         latency: totals.latency,
         server_cpu_secs: server_cpu.as_secs_f64(),
-        server_cpu_us_per_delivery: if totals.unique > 0 {
-            server_cpu.as_secs_f64() * 1e6 / totals.unique as f64
-        } else {
-            0.0
-        },
+        server_cpu_us_per_delivery: per_delivery_us(server_cpu, totals.unique),
         generator_cpu_secs: generator_cpu.as_secs_f64(),
+        generator_cpu_us_per_delivery: per_delivery_us(generator_cpu, totals.unique),
         published,
     };
     let churn_ok = churn.as_ref().is_none_or(|c| c.failed == 0);
@@ -149,4 +146,12 @@ pub async fn run_with(
         delivery: Some(delivery),
         churn,
     })
+}
+
+fn per_delivery_us(cpu: Duration, deliveries: u64) -> f64 {
+    if deliveries == 0 {
+        0.0
+    } else {
+        cpu.as_secs_f64() * 1e6 / deliveries as f64
+    }
 }
