@@ -41,7 +41,7 @@ impl TestServer {
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let herald = Herald::new(config);
+        let herald = Herald::new(config).unwrap();
         let hub = herald.hub.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(herald.serve(listener, async move {
@@ -107,7 +107,8 @@ impl TestServer {
         while self.hub.subscriber_count(topic) != count {
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "{topic} never reached {count} subscribers"
+                "{topic} never reached {count} subscribers (has {})",
+                self.hub.subscriber_count(topic)
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
