@@ -195,8 +195,19 @@ fn token_from(params: &mut HashMap<String, String>, headers: &HeaderMap) -> (Opt
                 offered = true;
             } else if let Some(encoded) = protocol.strip_prefix(TOKEN_SUBPROTOCOL_PREFIX) {
                 use base64::Engine;
-                let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(encoded.trim_end_matches('='))
+                // Despite the name, phoenix.js encodes with `btoa` (the
+                // standard alphabet, padding stripped); accept both.
+                let standard: String = encoded
+                    .trim_end_matches('=')
+                    .chars()
+                    .map(|c| match c {
+                        '-' => '+',
+                        '_' => '/',
+                        c => c,
+                    })
+                    .collect();
+                let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+                    .decode(standard)
                     .ok()
                     .and_then(|bytes| String::from_utf8(bytes).ok());
                 if token.is_none() {
