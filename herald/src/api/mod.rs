@@ -20,13 +20,24 @@ use std::time::Instant;
 use axum::Router;
 use axum::routing::{get, post};
 
+use axum::extract::FromRef;
+
+use crate::auth::Auth;
 pub use crate::http_error::HttpError;
 use crate::hub::Hub;
 
 /// What the API handlers share.
 pub struct ApiState {
     pub hub: Arc<Hub>,
+    pub auth: Auth,
     pub started: Instant,
+}
+
+/// Lets the credential extractors (`auth::http`) find the settings.
+impl FromRef<Arc<ApiState>> for Auth {
+    fn from_ref(state: &Arc<ApiState>) -> Auth {
+        state.auth.clone()
+    }
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
