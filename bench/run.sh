@@ -35,8 +35,8 @@ declare -A SCENARIOS=(
   [idle-10k]="idle -n 10000 --hold 10"
   [idle-19k]="idle -n 19000 --hold 10"
   [fanout-10k-2]="fanout -n 10000 -m 40 --rate 2"
-  [fanout-10k-20]="fanout -n 10000 -m 200 --rate 20"
-  [fanout-10k-flat]="fanout -n 10000 -m 200 --window 4"
+  [fanout-10k-20]="fanout -n 10000 -m 200 --rate 20 --drain 120"
+  [fanout-10k-flat]="fanout -n 10000 -m 200 --window 4 --drain 120"
   [topics-10k-1k]="topics -n 10000 -k 1000 -m 20000 --window 64"
   [churn]="churn -n 5000 -m 150 --rate 10 --churn-rate 200 --life 2"
 )

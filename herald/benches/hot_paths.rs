@@ -1,5 +1,6 @@
 //! Microbenchmarks of the hot paths: rendering broadcast frames per wire
-//! format, and fanning one message out to 10,000 in-process subscribers.
+//! format, fanning one message out to 10,000 in-process subscribers, and
+//! matching a topic against the shipped auth rules (every join does it).
 //!
 //! `cargo bench -p herald --bench hot_paths`
 
@@ -7,6 +8,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use herald::auth::rules::default_rules;
+use herald::auth::{Auth, AuthConfig, Identity};
 use herald::hub::{Hub, HubConfig, Message, Position};
 use herald::protocol::phoenix::frame::{BROADCAST_V1, BROADCAST_V2};
 use serde_json::value::RawValue;
@@ -78,5 +81,41 @@ fn fan_out(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, frame_encoding, fan_out);
+fn topic_authorization(c: &mut Criterion) {
+    let config = AuthConfig {
+        enabled: Some(true),
+        allow_anonymous: true,
+        ..AuthConfig::default()
+    };
+    let auth = Auth::from_config(&config, &default_rules()).unwrap();
+    let staff = Identity {
+        user_id: Some("u42".into()),
+        business_id: Some("b1".into()),
+        location_id: Some("l1".into()),
+        roles: vec!["coordinator".into()],
+        claims: serde_json::json!({"sub": "u42", "businessId": "b1", "roles": ["coordinator"]})
+            .as_object()
+            .cloned()
+            .unwrap(),
+        expires_at: None,
+    };
+    let anonymous = Identity::anonymous();
+    let mut group = c.benchmark_group("topic_authorization");
+    // Allowed by a claim rule, allowed as public, refused (matched, not
+    // allowed) and unmatched (every rule tried).
+    for (name, identity, topic) in [
+        ("claims_match", &staff, "resources:b1-l1"),
+        ("chat_coordinator", &staff, "chat:b1:u7"),
+        ("public", &anonymous, "channel:news"),
+        ("refused", &anonymous, "user:u42"),
+        ("unmatched", &staff, "nothing:here"),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(auth.authorize_topic(black_box(identity), black_box(topic))))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, frame_encoding, fan_out, topic_authorization);
 criterion_main!(benches);

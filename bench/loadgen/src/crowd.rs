@@ -42,23 +42,36 @@ pub struct Opened {
     pub per_topic: HashMap<String, u32>,
 }
 
-/// Open `count` clients, client `i` joined to `topic_of(i)`.
+/// Open `count` clients, client `i` joined to `topic_of(i)`. Each starts
+/// reading (tracking sequence numbers `0..messages`, answering pings, sending
+/// heartbeats) as soon as it has joined: opening 19,000 connections can take
+/// longer than a server waits for a heartbeat or a pong.
 pub async fn open(
     target: &Target,
     count: usize,
     topic_of: impl Fn(usize) -> String,
-) -> (Vec<Client>, Opened) {
+    messages: usize,
+    progress: &Arc<Progress>,
+) -> (Running, Opened) {
     let started = Instant::now();
+    let (stop, stopped) = watch::channel(false);
     let attempts = futures_util::stream::iter(0..count)
         .map(|index| {
             let topic = topic_of(index);
             let source = target.sources.for_index(index);
             let target = target.clone();
+            let progress = progress.clone();
+            let stopped = stopped.clone();
             async move {
                 let mut client =
                     Client::open(target.server, source, target.protocol.clone()).await?;
                 client.join(&topic).await?;
-                Ok::<_, ClientError>((topic, client))
+                let task = tokio::spawn(async move {
+                    let mut received = Received::new(messages);
+                    let outcome = client.run(&mut received, &progress, stopped).await;
+                    (received, outcome)
+                });
+                Ok::<_, ClientError>((topic, task))
             }
         })
         .buffered(target.concurrency.max(1));
@@ -67,12 +80,12 @@ pub async fn open(
         asked: count,
         ..Opened::default()
     };
-    let mut clients = Vec::with_capacity(count);
+    let mut tasks = Vec::with_capacity(count);
     for result in results {
         match result {
-            Ok((topic, client)) => {
+            Ok((topic, task)) => {
                 *opened.per_topic.entry(topic).or_default() += 1;
-                clients.push(client);
+                tasks.push(task);
             }
             Err(err) => {
                 opened.failed += 1;
@@ -80,10 +93,10 @@ pub async fn open(
             }
         }
     }
-    opened.connected = clients.len();
+    opened.connected = tasks.len();
     opened.open_secs = started.elapsed().as_secs_f64();
     opened.sources = target.sources.len();
-    (clients, opened)
+    (Running { tasks, stop }, opened)
 }
 
 /// Clients reading in their own tasks.
@@ -100,24 +113,6 @@ pub struct Collected {
 }
 
 impl Running {
-    /// Start every client reading; each tracks sequence numbers `0..messages`.
-    pub fn start(clients: Vec<Client>, messages: usize, progress: &Arc<Progress>) -> Self {
-        let (stop, stopped) = watch::channel(false);
-        let tasks = clients
-            .into_iter()
-            .map(|mut client| {
-                let progress = progress.clone();
-                let stopped = stopped.clone();
-                tokio::spawn(async move {
-                    let mut received = Received::new(messages);
-                    let outcome = client.run(&mut received, &progress, stopped).await;
-                    (received, outcome)
-                })
-            })
-            .collect();
-        Self { tasks, stop }
-    }
-
     /// Clients whose task already ended (the server closed them).
     pub fn finished(&self) -> usize {
         self.tasks.iter().filter(|task| task.is_finished()).count()

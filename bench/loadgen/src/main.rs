@@ -141,7 +141,7 @@ struct Common {
     scenario: String,
     /// Loopback source addresses to spread clients over (127.0.0.1..k);
     /// raised automatically when the connections need more.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     sources: usize,
     /// Connections opening at once.
     #[arg(long, default_value_t = 128)]

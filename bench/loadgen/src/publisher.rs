@@ -69,7 +69,8 @@ impl Publisher {
     pub fn new(server: std::net::SocketAddr) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(MAX_IN_FLIGHT)
-            .timeout(Duration::from_secs(30))
+            // A peer that falls far behind answers late but still publishes.
+            .timeout(Duration::from_secs(120))
             .build()?;
         Ok(Self {
             http,
@@ -157,7 +158,7 @@ impl Publisher {
             .header("content-type", "application/json")
             .body(body);
         async move {
-            let response = request.send().await.map_err(|err| err.to_string())?;
+            let response = request.send().await.map_err(|err| error_chain(&err))?;
             let status = response.status();
             // Read the body so the connection goes back to the pool.
             let text = response.text().await.unwrap_or_default();
@@ -201,4 +202,16 @@ pub async fn drain(progress: &Progress, expected: u64, quiet: Duration, limit: D
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// An error with its causes ("error sending request: connection reset ...").
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

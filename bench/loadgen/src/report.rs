@@ -65,6 +65,8 @@ pub struct DeliveryReport {
     pub published: Published,
     pub expected: u64,
     pub delivered: u64,
+    /// Expected deliveries that had not arrived when the drain ended (lost,
+    /// or later than the drain waited).
     pub lost: u64,
     pub duplicates: u64,
     pub unexpected: u64,
@@ -141,7 +143,7 @@ impl Report {
                 d.published.sent, d.published.errors, d.published.stalls, d.published.max_behind_ms
             );
             out += &format!(
-                "deliveries: {}/{} in {:.2}s = {:.0}/s; lost {}, duplicated {}\n",
+                "deliveries: {}/{} in {:.2}s = {:.0}/s; lost (or later than the drain) {}, duplicated {}\n",
                 d.delivered, d.expected, d.window_secs, d.deliveries_per_sec, d.lost, d.duplicates
             );
             let l = &d.latency;

@@ -55,7 +55,20 @@ const IDLE: &[Metric] = &[
 const DELIVERY: &[Metric] = &[
     metric("connections joined", "/opened/connected", 1.0, 0, false),
     metric("deliveries", "/delivery/delivered", 1.0, 0, false),
-    metric("lost", "/delivery/lost", 1.0, 0, false),
+    metric(
+        "lost (undelivered when the drain ended)",
+        "/delivery/lost",
+        1.0,
+        0,
+        false,
+    ),
+    metric(
+        "publish errors (HTTP)",
+        "/delivery/published/errors",
+        1.0,
+        0,
+        false,
+    ),
     metric("duplicated", "/delivery/duplicates", 1.0, 0, false),
     metric("deliveries/s", "/delivery/deliveries_per_sec", 1.0, 0, true),
     metric(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Context;
-use crate::crowd::{self, Running};
+use crate::crowd;
 use crate::publisher::{self, Pace, Plan};
 use crate::report::{ChurnReport, DeliveryReport, MemoryReport, Report};
 use crate::server_proc::Process;
@@ -58,9 +58,15 @@ pub async fn run_with(
         }
     };
     let before = ctx.server.memory()?;
-    let (clients, opened) = crowd::open(&ctx.target, spec.connections, topic_name).await;
     let progress = Progress::new(spec.messages);
-    let running = Running::start(clients, spec.messages, &progress);
+    let (running, opened) = crowd::open(
+        &ctx.target,
+        spec.connections,
+        topic_name,
+        spec.messages,
+        &progress,
+    )
+    .await;
     tokio::time::sleep(SETTLE).await;
 
     // Messages go to random topics (seeded: every server gets the same ones).

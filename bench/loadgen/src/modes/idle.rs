@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::Context;
-use crate::crowd::{self, Running};
+use crate::crowd;
 use crate::report::{MemoryReport, Report};
 use crate::tracker::Progress;
 
@@ -20,12 +20,15 @@ const SETTLE: Duration = Duration::from_secs(2);
 pub async fn run(ctx: &Context, idle: &Idle) -> anyhow::Result<Report> {
     let before = ctx.server.memory()?;
     let topics = idle.topics.max(1);
-    let (clients, opened) = crowd::open(&ctx.target, idle.connections, |i| {
-        format!("bench:idle:{}", i % topics)
-    })
-    .await;
     let progress = Progress::new(0);
-    let running = Running::start(clients, 0, &progress);
+    let (running, opened) = crowd::open(
+        &ctx.target,
+        idle.connections,
+        |i| format!("bench:idle:{}", i % topics),
+        0,
+        &progress,
+    )
+    .await;
     tokio::time::sleep(SETTLE).await;
     // Clients keep heartbeating while held, as real ones would.
     tokio::time::sleep(idle.hold).await;

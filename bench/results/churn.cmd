@@ -1,0 +1,5 @@
+# churn: 2026-12-03 14:52 UTC, commit 2ba3c28, release build
+# machine: 2 CPUs (AMD EPYC), 23 GiB RAM, Linux 6.18.44-fc-v1147, open files limit 20000
+taskset -c 1 /work/target-bench/release/herald-bench churn -n 5000 -m 150 --rate 10 --churn-rate 200 --life 2 --server 127.0.0.1:47019 --server-pid 20834 --protocol phoenix --label herald --scenario churn   # server: env HOST=127.0.0.1 PORT=47019 LOG_LEVEL=warn taskset -c 0 /work/target-bench/release/herald serve
+taskset -c 1 /work/target-bench/release/herald-bench churn -n 5000 -m 150 --rate 10 --churn-rate 200 --life 2 --server 127.0.0.1:47020 --server-pid 21516 --protocol phoenix --label node-ws --scenario churn   # server: env PORT=47020 taskset -c 0 node bench/peers/node-ws/server.mjs
+taskset -c 1 /work/target-bench/release/herald-bench churn -n 5000 -m 150 --rate 10 --churn-rate 200 --life 2 --server 127.0.0.1:47021 --server-pid 21682 --protocol socketio --label socketio --scenario churn   # server: env PORT=47021 taskset -c 0 node bench/peers/socketio/server.mjs

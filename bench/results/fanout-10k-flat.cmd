@@ -1,0 +1,5 @@
+# fanout-10k-flat: 2026-12-03 14:47 UTC, commit 2ba3c28, release build
+# machine: 2 CPUs (AMD EPYC), 23 GiB RAM, Linux 6.18.44-fc-v1147, open files limit 20000
+taskset -c 1 /work/target-bench/release/herald-bench fanout -n 10000 -m 200 --window 4 --server 127.0.0.1:47013 --server-pid 12559 --protocol phoenix --label herald --scenario fanout-10k-flat   # server: env HOST=127.0.0.1 PORT=47013 LOG_LEVEL=warn taskset -c 0 /work/target-bench/release/herald serve
+taskset -c 1 /work/target-bench/release/herald-bench fanout -n 10000 -m 200 --window 4 --server 127.0.0.1:47014 --server-pid 13302 --protocol phoenix --label node-ws --scenario fanout-10k-flat   # server: env PORT=47014 taskset -c 0 node bench/peers/node-ws/server.mjs
+taskset -c 1 /work/target-bench/release/herald-bench fanout -n 10000 -m 200 --window 4 --server 127.0.0.1:47015 --server-pid 14550 --protocol socketio --label socketio --scenario fanout-10k-flat   # server: env PORT=47015 taskset -c 0 node bench/peers/socketio/server.mjs

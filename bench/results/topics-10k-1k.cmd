@@ -1,0 +1,5 @@
+# topics-10k-1k: 2026-12-03 14:50 UTC, commit 2ba3c28, release build
+# machine: 2 CPUs (AMD EPYC), 23 GiB RAM, Linux 6.18.44-fc-v1147, open files limit 20000
+taskset -c 1 /work/target-bench/release/herald-bench topics -n 10000 -k 1000 -m 20000 --window 64 --server 127.0.0.1:47016 --server-pid 17551 --protocol phoenix --label herald --scenario topics-10k-1k   # server: env HOST=127.0.0.1 PORT=47016 LOG_LEVEL=warn taskset -c 0 /work/target-bench/release/herald serve
+taskset -c 1 /work/target-bench/release/herald-bench topics -n 10000 -k 1000 -m 20000 --window 64 --server 127.0.0.1:47017 --server-pid 18240 --protocol phoenix --label node-ws --scenario topics-10k-1k   # server: env PORT=47017 taskset -c 0 node bench/peers/node-ws/server.mjs
+taskset -c 1 /work/target-bench/release/herald-bench topics -n 10000 -k 1000 -m 20000 --window 64 --server 127.0.0.1:47018 --server-pid 19393 --protocol socketio --label socketio --scenario topics-10k-1k   # server: env PORT=47018 taskset -c 0 node bench/peers/socketio/server.mjs
