@@ -26,7 +26,7 @@ mod jwt;
 pub mod limits;
 pub mod rules;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
@@ -57,6 +57,27 @@ impl Identity {
 
     pub fn is_anonymous(&self) -> bool {
         self.user_id.is_none() && self.claims.is_empty()
+    }
+
+    /// This identity behind an `Arc` for a connection to keep. Anonymous
+    /// identities (most sockets of a public deployment) all share one
+    /// allocation: an `Identity` of its own costs a socket about 160 bytes,
+    /// 4% of the memory budget of an idle connection.
+    pub fn into_shared(self) -> Arc<Identity> {
+        static ANONYMOUS: OnceLock<Arc<Identity>> = OnceLock::new();
+        let is_default = self.user_id.is_none()
+            && self.business_id.is_none()
+            && self.location_id.is_none()
+            && self.roles.is_empty()
+            && self.claims.is_empty()
+            && self.expires_at.is_none();
+        if is_default {
+            ANONYMOUS
+                .get_or_init(|| Arc::new(Identity::anonymous()))
+                .clone()
+        } else {
+            Arc::new(self)
+        }
     }
 
     pub fn has_role(&self, role: &str) -> bool {
@@ -191,5 +212,37 @@ impl Auth {
     /// Is `key` one of the configured API keys? Compared in constant time.
     pub fn is_api_key(&self, key: &str) -> bool {
         self.inner.api_keys.contains(key)
+    }
+}
+
+#[cfg(test)]
+mod shared_identity_tests {
+    use super::*;
+
+    #[test]
+    fn anonymous_identities_share_one_allocation() {
+        let first = Identity::anonymous().into_shared();
+        let second = Identity::anonymous().into_shared();
+        assert!(Arc::ptr_eq(&first, &second));
+        assert!(first.is_anonymous());
+    }
+
+    #[test]
+    fn identities_with_anything_in_them_are_their_own() {
+        let user = Identity {
+            user_id: Some("u1".into()),
+            ..Identity::default()
+        };
+        let shared = user.into_shared();
+        assert_eq!(shared.user_id.as_deref(), Some("u1"));
+        let role_only = Identity {
+            roles: vec!["admin".into()],
+            ..Identity::default()
+        }
+        .into_shared();
+        assert!(!Arc::ptr_eq(
+            &role_only,
+            &Identity::anonymous().into_shared()
+        ));
     }
 }

@@ -383,6 +383,8 @@ impl Subscriber {
             self.unsubscribe(topic);
         }
         let (name, recovery) = self.hub.subscribe(self.id, &self.mailbox, topic, since);
+        // One slot at a time: most connections hold one or two topics.
+        self.topics.reserve_exact(1);
         self.topics.push(name.clone());
         (name, recovery)
     }

@@ -373,6 +373,9 @@ impl Connection {
             (Some(since), true) => since.offset,
             _ => recovery.offset,
         };
+        // Grown one slot at a time: most sockets join one or two channels,
+        // and a Vec's first growth would reserve four (224 bytes).
+        self.channels.reserve_exact(1);
         self.channels.push(JoinedChannel {
             topic,
             join_ref: inbound.join_ref.clone(),
@@ -408,7 +411,7 @@ impl Connection {
                 .await;
         }
         let response = serde_json::json!({ "expiresAt": identity.expires_at });
-        self.session.identity = Arc::new(identity);
+        self.session.identity = identity.into_shared();
         tracing::debug!(connection = self.subscriber.id(), "phoenix token refreshed");
         self.reply(&inbound, true, &response.to_string()).await
     }

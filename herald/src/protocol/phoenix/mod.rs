@@ -156,7 +156,7 @@ async fn upgrade(
         }
     };
     let session = Session {
-        identity: Arc::new(identity),
+        identity: identity.into_shared(),
         _permit: permit,
     };
     let subscriber = match endpoint.hub.connect() {
@@ -164,6 +164,9 @@ async fn upgrade(
         Err(err) => return HttpError::unavailable(err.to_string()).into_response(),
     };
     let settings = &endpoint.settings;
+    // `vsn` and `token` were taken out; a map left empty would still hold
+    // its buckets (about 200 bytes) for the socket's whole life.
+    params.shrink_to_fit();
     let connect = ConnectParams { remote, params };
     let endpoint = endpoint.clone();
     let ws = if offered_subprotocol {
