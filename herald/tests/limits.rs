@@ -15,21 +15,6 @@ fn token_for(user: &str) -> String {
     format!("&token={}", tokens::hs256(&claims(user, json!({}))))
 }
 
-/// The limit counter as /metrics shows it.
-async fn limit_hits(server: &TestServer, limit: &str) -> u64 {
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let needle = format!("herald_limit_hits_total{{limit=\"{limit}\"}} ");
-    text.lines()
-        .find_map(|line| line.strip_prefix(&needle))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn connections_per_user_are_capped() {
     let server = TestServer::start_with(|c| {
