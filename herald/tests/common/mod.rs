@@ -86,6 +86,21 @@ impl TestServer {
         (status, body)
     }
 
+    /// How often a limit was hit, as `/metrics` counts it.
+    pub async fn limit_hits(&self, limit: &str) -> u64 {
+        let text = reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let needle = format!("herald_limit_hits_total{{limit=\"{limit}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&needle))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// GET `path` and parse the JSON body (panics on a non-JSON answer).
     pub async fn get_json(&self, path: &str) -> Value {
         let mut request = reqwest::Client::new().get(self.url(path));
