@@ -5,8 +5,9 @@
 # CPU 1, all on loopback; then writes the side-by-side table to stdout and to
 # bench/RESULTS.md.
 #
-# Usage: bench/run.sh [all|smoke|SCENARIO...]
-#   all (default)  every scenario below
+# Usage: bench/run.sh [all|smoke|report|SCENARIO...]
+#   all (default)  every scenario below, then the kernel floor
+#   report         rebuild RESULTS.md from bench/results/ without running anything
 #   smoke          100 connections, 10 messages, every server: checks the
 #                  harness works (exits non-zero if it does not); writes
 #                  nothing under bench/
@@ -44,13 +45,14 @@ ORDER=(idle-10k idle-19k fanout-10k-2 fanout-10k-20 fanout-10k-flat topics-10k-1
 SMOKE=("idle -n 100 --hold 1" "fanout -n 100 -m 10 --window 2")
 
 case "${1:-all}" in
-  list) printf '%s\n' "${ORDER[@]}"; exit 0 ;;
-  all) selected=("${ORDER[@]}"); mode=full ;;
+  list) printf '%s\n' "${ORDER[@]}" floor; exit 0 ;;
+  all) selected=("${ORDER[@]}" floor); mode=full ;;
+  report) selected=(); mode=full ;;
   smoke) selected=(smoke); mode=smoke ;;
   *)
     selected=("$@"); mode=full
     for name in "${selected[@]}"; do
-      [ -n "${SCENARIOS[$name]:-}" ] || { echo "unknown scenario: $name (bench/run.sh list)" >&2; exit 64; }
+      [ "$name" = floor ] || [ -n "${SCENARIOS[$name]:-}" ] || { echo "unknown scenario: $name (bench/run.sh list)" >&2; exit 64; }
     done
     ;;
 esac
@@ -211,8 +213,22 @@ fi
 
 mkdir -p bench/results
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
+# Results of earlier runs under bench/ do not make the build dirty.
+dirty=$(git status --porcelain --untracked-files=no -- . ':!bench/results' ':!bench/RESULTS.md' 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
 for scenario in "${selected[@]}"; do
+  if [ "$scenario" = floor ]; then
+    # The kernel's share of a delivery: plain loopback writes, no server.
+    {
+      echo "# floor: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit$dirty, $profile build"
+      echo "# machine: $(machine)"
+      for batch in 1 4 16; do
+        echo "\$ ${PIN_SERVER[*]} herald-bench floor -n 5000 -m 40 --batch $batch"
+        "${PIN_SERVER[@]}" "$BENCH" floor -n 5000 -m 40 --batch "$batch" | grep -v '^{'
+      done
+    } >bench/results/floor.txt
+    cat bench/results/floor.txt >&2
+    continue
+  fi
   RESULTS="bench/results/$scenario.jsonl"
   COMMANDS="bench/results/$scenario.cmd"
   : >"$RESULTS"
@@ -243,6 +259,18 @@ done
     [ -f "bench/results/$scenario.jsonl" ] && cat "bench/results/$scenario.jsonl"
   done | "$BENCH" table -
   echo
+  if [ -f bench/results/floor.txt ]; then
+    echo "## Kernel floor"
+    echo
+    echo "CPU the kernel alone charges per plain loopback write of small frames (\`herald-bench floor\`,"
+    echo "no server, pinned like the servers): the least any server can spend per delivery"
+    echo "when each delivery is its own write."
+    echo
+    echo '```'
+    cat bench/results/floor.txt
+    echo '```'
+    echo
+  fi
   echo "## Commands"
   echo
   echo '```'

@@ -1,5 +1,5 @@
-# idle-19k: 2026-12-03 14:38 UTC, commit 2ba3c28, release build
+# idle-19k: 2026-12-03 15:27 UTC, commit a6a549f (with uncommitted changes), release build
 # machine: 2 CPUs (AMD EPYC), 23 GiB RAM, Linux 6.18.44-fc-v1147, open files limit 20000
-taskset -c 1 /work/target-bench/release/herald-bench idle -n 19000 --hold 10 --server 127.0.0.1:47004 --server-pid 31759 --protocol phoenix --label herald --scenario idle-19k   # server: env HOST=127.0.0.1 PORT=47004 LOG_LEVEL=warn taskset -c 0 /work/target-bench/release/herald serve
-taskset -c 1 /work/target-bench/release/herald-bench idle -n 19000 --hold 10 --server 127.0.0.1:47005 --server-pid 1153 --protocol phoenix --label node-ws --scenario idle-19k   # server: env PORT=47005 taskset -c 0 node bench/peers/node-ws/server.mjs
-taskset -c 1 /work/target-bench/release/herald-bench idle -n 19000 --hold 10 --server 127.0.0.1:47006 --server-pid 2392 --protocol socketio --label socketio --scenario idle-19k   # server: env PORT=47006 taskset -c 0 node bench/peers/socketio/server.mjs
+taskset -c 1 /work/target-bench/release/herald-bench idle -n 19000 --hold 10 --server 127.0.0.1:47004 --server-pid 11826 --protocol phoenix --label herald --scenario idle-19k   # server: env HOST=127.0.0.1 PORT=47004 LOG_LEVEL=warn taskset -c 0 /work/target-bench/release/herald serve
+taskset -c 1 /work/target-bench/release/herald-bench idle -n 19000 --hold 10 --server 127.0.0.1:47005 --server-pid 11896 --protocol phoenix --label node-ws --scenario idle-19k   # server: env PORT=47005 taskset -c 0 node bench/peers/node-ws/server.mjs
+taskset -c 1 /work/target-bench/release/herald-bench idle -n 19000 --hold 10 --server 127.0.0.1:47006 --server-pid 11950 --protocol socketio --label socketio --scenario idle-19k   # server: env PORT=47006 taskset -c 0 node bench/peers/socketio/server.mjs

@@ -79,7 +79,9 @@ pub fn run(
 
 impl Floor {
     pub fn print(&self) -> anyhow::Result<()> {
-        println!(
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
             "== floor: {} writes of {} x {} bytes to {} loopback connections\nCPU {:.2}s in {:.2}s: {:.2} µs per write, {:.2} µs per frame",
             self.writes,
             self.batch,
@@ -89,8 +91,8 @@ impl Floor {
             self.wall_secs,
             self.cpu_us_per_write,
             self.cpu_us_per_frame
-        );
-        println!("{}", serde_json::to_string(self)?);
+        )?;
+        writeln!(out, "{}", serde_json::to_string(self)?)?;
         Ok(())
     }
 }

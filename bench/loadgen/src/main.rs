@@ -20,6 +20,7 @@ mod server_proc;
 mod table;
 mod tracker;
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -203,7 +204,8 @@ fn main() -> anyhow::Result<()> {
 async fn run(command: Command) -> anyhow::Result<Option<report::Report>> {
     let report = match command {
         Command::Table { input } => {
-            print!("{}", table::from_file(&input)?);
+            let mut out = std::io::stdout().lock();
+            write!(out, "{}", table::from_file(&input)?)?;
             return Ok(None);
         }
         Command::Floor {

@@ -1,6 +1,8 @@
 //! The result of one run: printed as a human summary, then as one JSON line
 //! (the last line of stdout) that `bench/run.sh` collects into its table.
 
+use std::io::Write;
+
 use serde::Serialize;
 
 use crate::crowd::Opened;
@@ -99,9 +101,12 @@ pub struct ChurnReport {
 const MIB: f64 = 1024.0 * 1024.0;
 
 impl Report {
+    /// The summary, then the JSON line. Errors (a closed pipe) are returned,
+    /// not panicked on.
     pub fn print(&self) -> anyhow::Result<()> {
-        println!("{}", self.summary());
-        println!("{}", serde_json::to_string(self)?);
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", self.summary())?;
+        writeln!(out, "{}", serde_json::to_string(self)?)?;
         Ok(())
     }
 
