@@ -252,7 +252,8 @@ done
   echo "traffic is loopback. Ratios are Herald ÷ peer (below 1: Herald needs less)."
   echo "The machine is shared with other builds, so numbers vary from run to run."
   echo
-  echo "Latest run of each scenario: $(date -u '+%Y-%m-%d') was the last update, commit $commit$dirty."
+  echo "Each scenario's latest run; its date, commit and exact commands are under Commands below."
+  echo "Table rebuilt $(date -u '+%Y-%m-%d %H:%M UTC') at commit $commit$dirty."
   echo "Machine: $(machine)."
   echo
   for scenario in "${ORDER[@]}"; do
