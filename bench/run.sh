@@ -64,7 +64,9 @@ log "building herald and herald-bench ($profile)"
 if [ "$profile" = release ]; then
   cargo build --release --locked -p herald -p herald-bench >&2
 else
-  cargo build --locked -p herald -p herald-bench >&2
+  # The same build as scripts/test.sh's, so the smoke run in CI rebuilds
+  # nothing (other flags would unify features differently and rebuild).
+  cargo build --workspace --all-targets --locked >&2
 fi
 HERALD="$TARGET_DIR/$profile/herald"
 BENCH="$TARGET_DIR/$profile/herald-bench"
