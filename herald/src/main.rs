@@ -14,6 +14,7 @@ Environment (overrides the config file; flags override both):
   LOG_LEVEL                  log filter, e.g. info or herald=debug (default info)
   LOG_FORMAT                 text or json (default text)
   CORS_ORIGIN                allowed origins: * or a comma-separated list (default *)
+  DATABASE_URL               inbox storage: sqlite://herald.db (default) or postgres://...
   HERALD_<SECTION>__<KEY>    any other setting, e.g.
                              HERALD_HTTP__MAX_BODY_BYTES=1048576
                              HERALD_HTTP__SHUTDOWN_TIMEOUT_SECS=10
@@ -22,6 +23,10 @@ Environment (overrides the config file; flags override both):
                              HERALD_SOCKET__MAX_FRAME_BYTES=65536
                              HERALD_SOCKET__OUTBOUND_QUEUE=1024
                              HERALD_SOCKET__READ_BUFFER_BYTES=256
+                             HERALD_STORE__MAX_CONNECTIONS=8
+                             HERALD_INBOX__MAX_PER_USER=1000
+                             HERALD_INBOX__DEFAULT_TTL_SECS=0
+                             HERALD_INBOX__SWEEP_INTERVAL_SECS=60
 ";
 
 /// Herald: a real-time notification hub (Phoenix Channels clients, HTTP producers).
@@ -103,9 +108,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {address}"))?;
     tracing::info!(address = %listener.local_addr()?, version = env!("CARGO_PKG_VERSION"), "herald listening");
-    Herald::new(config)
-        .serve(listener, shutdown_signal())
-        .await?;
+    let herald = Herald::open(config).await.context("starting herald")?;
+    herald.serve(listener, shutdown_signal()).await?;
     tracing::info!("herald stopped");
     Ok(())
 }

@@ -1,10 +1,10 @@
-//! Puts the parts together: builds the hub, the HTTP API, the socket
-//! transports and the test page into one axum app, serves it, and shuts it
-//! down gracefully.
+//! Puts the parts together: opens the store, builds the hub, the inbox, the
+//! HTTP API, the socket transports and the test page into one axum app,
+//! serves it, and shuts it down gracefully.
 //!
 //! Shutdown order: stop accepting connections, ask every socket to close (each
 //! tells its client why), let in-flight HTTP requests finish, and give up
-//! after `http.shutdown_timeout_secs`.
+//! after `http.shutdown_timeout_secs`; then close the store.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,31 +19,50 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::api::{self, ApiState};
+use crate::client_events::ClientEvents;
 use crate::config::Config;
 use crate::http_error::HttpError;
 use crate::hub::Hub;
+use crate::inbox::{Inbox, InboxEvents};
 use crate::protocol::phoenix::{self, PhoenixEndpoint};
+use crate::store::{Store, StoreError};
 use crate::web;
 
-/// A running Herald: its hub and the app that serves it.
+/// Herald could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A running Herald: its hub, its inbox and the app that serves them.
 pub struct Herald {
     pub hub: Arc<Hub>,
+    pub inbox: Arc<Inbox>,
+    pub store: Store,
     pub app: Router,
     pub config: Config,
 }
 
 impl Herald {
-    pub fn new(config: Config) -> Self {
+    /// Open the store (applying migrations), then build everything on it.
+    /// Must run inside a Tokio runtime (background tasks start here).
+    pub async fn open(config: Config) -> Result<Self, OpenError> {
         crate::metrics::install();
+        let store = Store::open(&config.store()).await?;
         let hub = Hub::new(config.hub());
         hub.spawn_sweeper(Duration::from_secs(30));
+        let inbox = Inbox::new(store.clone(), hub.clone(), config.inbox());
+        inbox.spawn_retention();
         let api_state = Arc::new(ApiState {
             hub: hub.clone(),
+            inbox: inbox.clone(),
             started: Instant::now(),
         });
         let phoenix_endpoint = Arc::new(PhoenixEndpoint {
             hub: hub.clone(),
             settings: config.phoenix(),
+            events: ClientEvents::default().with(Arc::new(InboxEvents(inbox.clone()))),
         });
         let app = Router::new()
             .merge(api::router(api_state))
@@ -53,7 +72,13 @@ impl Herald {
             .fallback(|| async { HttpError::not_found("no such route").into_response() })
             .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
             .layer(cors_layer(&config.cors_origin));
-        Self { hub, app, config }
+        Ok(Self {
+            hub,
+            inbox,
+            store,
+            app,
+            config,
+        })
     }
 
     /// Serve on `listener` until `shutdown` resolves, then close gracefully.
@@ -63,6 +88,7 @@ impl Herald {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let hub = self.hub.clone();
+        let store = self.store.clone();
         let grace = Duration::from_secs(self.config.http.shutdown_timeout_secs);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let signal_hub = hub.clone();
@@ -86,7 +112,7 @@ impl Herald {
             hub.wait_until_no_connections().await;
             Ok::<(), std::io::Error>(())
         };
-        tokio::select! {
+        let result = tokio::select! {
             result = drain => result,
             () = async move {
                 let _ = stop_rx_for_timer.wait_for(|stop| *stop).await;
@@ -95,7 +121,9 @@ impl Herald {
                 tracing::warn!("shutdown grace period over; closing what is left");
                 Ok(())
             }
-        }
+        };
+        store.close().await;
+        result
     }
 }
 

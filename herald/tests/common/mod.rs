@@ -1,12 +1,19 @@
 //! Shared helpers for the integration tests: an in-process Herald on a free
-//! loopback port, and a raw WebSocket client that speaks Phoenix frames.
+//! loopback port (on a throwaway SQLite or PostgreSQL database), and a raw
+//! WebSocket client that speaks Phoenix frames.
 #![allow(dead_code)]
+
+mod db;
+
+pub use db::TestDb;
+pub use herald::store::Engine;
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use herald::config::Config;
 use herald::hub::Hub;
+use herald::inbox::Inbox;
 use herald::server::Herald;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -22,8 +29,11 @@ pub struct TestServer {
     pub base: String,
     pub ws_base: String,
     pub hub: std::sync::Arc<Hub>,
+    pub inbox: std::sync::Arc<Inbox>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// Dropped after the server is told to stop.
+    _db: TestDb,
 }
 
 impl TestServer {
@@ -31,18 +41,27 @@ impl TestServer {
         Self::start_with(|_| {}).await
     }
 
+    /// A server on a fresh SQLite file, with `tweak` applied to its config.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_on(Engine::Sqlite, tweak).await
+    }
+
+    /// A server on a fresh database of `engine`.
+    pub async fn start_on(engine: Engine, tweak: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDb::create(engine).await;
         let mut config = Config {
             host: "127.0.0.1".into(),
             port: 0,
+            database_url: db.url.clone(),
             ..Config::default()
         };
         config.http.shutdown_timeout_secs = 5;
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let herald = Herald::new(config);
+        let herald = Herald::open(config).await.unwrap();
         let hub = herald.hub.clone();
+        let inbox = herald.inbox.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(herald.serve(listener, async move {
             let _ = stopped.await;
@@ -51,8 +70,10 @@ impl TestServer {
             base: format!("http://{address}"),
             ws_base: format!("ws://{address}"),
             hub,
+            inbox,
             stop: Some(stop),
             task: Some(task),
+            _db: db,
         }
     }
 

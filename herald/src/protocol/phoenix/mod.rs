@@ -23,6 +23,7 @@ use axum::extract::{ConnectInfo, Query, State, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::client_events::ClientEvents;
 use crate::http_error::HttpError;
 use crate::hub::Hub;
 use frame::Serializer;
@@ -57,10 +58,12 @@ impl Default for PhoenixSettings {
 /// one syscall.
 const WRITE_COALESCE_BYTES: usize = 8 * 1024;
 
-/// What the Phoenix route needs: the hub and its settings.
+/// What the Phoenix route needs: the hub, its settings, and the services
+/// that answer events clients push on joined topics.
 pub struct PhoenixEndpoint {
     pub hub: Arc<Hub>,
     pub settings: PhoenixSettings,
+    pub events: ClientEvents,
 }
 
 /// The routes of the Phoenix transport.
