@@ -76,7 +76,7 @@ async fn every_endpoint_does_its_job(engine: Engine) {
     // List: newest first.
     let (status, page) = server.get(base).await;
     assert_eq!(status, 200);
-    assert_eq!(ids(&page), [id3.clone(), id2.clone(), id1.clone()]);
+    assert_eq!(ids(&page), [id3.as_str(), id2.as_str(), id1.as_str()]);
     assert_eq!(page["nextCursor"], Value::Null);
     assert_eq!(
         server.get(&format!("{base}/unread-count")).await.1,
@@ -100,11 +100,11 @@ async fn every_endpoint_does_its_job(engine: Engine) {
     );
     assert_eq!(
         ids(&server.get(&format!("{base}?status=unread")).await.1),
-        [id3.clone(), id1.clone()]
+        [id3.as_str(), id1.as_str()]
     );
     assert_eq!(
         ids(&server.get(&format!("{base}?status=read")).await.1),
-        [id2.clone()]
+        [id2.as_str()]
     );
     assert_eq!(
         server.get(&format!("{base}/unread-count")).await.1,
@@ -126,10 +126,10 @@ async fn every_endpoint_does_its_job(engine: Engine) {
         .await;
     assert_eq!(status, 200);
     assert!(archived["archivedAt"].is_string());
-    assert_eq!(ids(&server.get(base).await.1), [id2.clone(), id1.clone()]);
+    assert_eq!(ids(&server.get(base).await.1), [id2.as_str(), id1.as_str()]);
     assert_eq!(
         ids(&server.get(&format!("{base}?status=archived")).await.1),
-        [id3.clone()]
+        [id3.as_str()]
     );
     assert_eq!(
         server.get(&format!("{base}/unread-count")).await.1,

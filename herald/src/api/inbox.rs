@@ -178,14 +178,20 @@ pub async fn unread_count(
     Ok(Json(json!({ "count": count })))
 }
 
+/// What a route does to one notification.
+#[derive(Clone, Copy)]
+enum OnOne {
+    Get,
+    Read,
+    Archive,
+}
+
 pub async fn get_one(
     State(state): State<Arc<ApiState>>,
     Path((user_id, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
-    authorize_inbox(&headers, &user_id)?;
-    let notification = state.inbox.get(&user_id, id_of(&id)?).await.map_err(http)?;
-    Ok(Json(notification).into_response())
+    on_one(&state, &headers, &user_id, &id, OnOne::Get).await
 }
 
 pub async fn mark_read(
@@ -193,13 +199,7 @@ pub async fn mark_read(
     Path((user_id, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
-    authorize_inbox(&headers, &user_id)?;
-    let notification = state
-        .inbox
-        .mark_read(&user_id, id_of(&id)?)
-        .await
-        .map_err(http)?;
-    Ok(Json(notification).into_response())
+    on_one(&state, &headers, &user_id, &id, OnOne::Read).await
 }
 
 pub async fn archive(
@@ -207,12 +207,26 @@ pub async fn archive(
     Path((user_id, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, HttpError> {
-    authorize_inbox(&headers, &user_id)?;
-    let notification = state
-        .inbox
-        .archive(&user_id, id_of(&id)?)
-        .await
-        .map_err(http)?;
+    on_one(&state, &headers, &user_id, &id, OnOne::Archive).await
+}
+
+/// Answer with the notification after `action`.
+async fn on_one(
+    state: &ApiState,
+    headers: &HeaderMap,
+    user_id: &str,
+    id: &str,
+    action: OnOne,
+) -> Result<Response, HttpError> {
+    authorize_inbox(headers, user_id)?;
+    let id = id_of(id)?;
+    let inbox = &state.inbox;
+    let notification = match action {
+        OnOne::Get => inbox.get(user_id, id).await,
+        OnOne::Read => inbox.mark_read(user_id, id).await,
+        OnOne::Archive => inbox.archive(user_id, id).await,
+    }
+    .map_err(http)?;
     Ok(Json(notification).into_response())
 }
 
