@@ -4,6 +4,7 @@
 //! (WebSocket). The parts, in the order data flows:
 //!
 //! - [`api`]: HTTP routes for producers and operators.
+//! - [`auth`]: client tokens, topic rules, API keys and abuse limits.
 //! - [`hub`]: topics, subscriptions and fan-out; knows nothing of sockets or
 //!   HTTP.
 //! - [`protocol`]: the wire protocols spoken to clients.
@@ -12,16 +13,19 @@
 //! - [`inbox`]: the durable per-user inbox; [`store`]: SQLite or PostgreSQL.
 //! - [`web`]: the `/test` page.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
+//! - [`net`]: accepting TCP connections (handshake deadline).
 //! - [`config`] and [`server`]: configuration, and the app that ties it all
 //!   together.
 
 pub mod api;
+pub mod auth;
 pub mod client_events;
 pub mod config;
 pub mod http_error;
 pub mod hub;
 pub mod inbox;
 pub mod metrics;
+pub mod net;
 pub mod protocol;
 pub mod server;
 pub mod store;

@@ -15,25 +15,22 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::IntoResponse;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::api::{self, ApiState};
+use crate::auth::limits::{ConnectionLimits, RateSettings};
+use crate::auth::{Auth, AuthConfigError};
 use crate::client_events::ClientEvents;
 use crate::config::Config;
 use crate::http_error::HttpError;
 use crate::hub::Hub;
 use crate::inbox::{Inbox, InboxEvents};
+use crate::net::HandshakeListener;
 use crate::protocol::phoenix::{self, PhoenixEndpoint};
 use crate::store::{Store, StoreError};
 use crate::web;
-
-/// Herald could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// A running Herald: its hub, its inbox and the app that serves them.
 pub struct Herald {
@@ -44,11 +41,28 @@ pub struct Herald {
     pub config: Config,
 }
 
+/// Why Herald could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("authentication settings: {0}")]
+    Auth(#[from] AuthConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 impl Herald {
-    /// Open the store (applying migrations), then build everything on it.
-    /// Must run inside a Tokio runtime (background tasks start here).
-    pub async fn open(config: Config) -> Result<Self, OpenError> {
+    /// Check the authentication settings, open the store (applying
+    /// migrations), then build everything on it. Must run inside a Tokio
+    /// runtime (background tasks start here).
+    pub async fn open(config: Config) -> Result<Self, StartError> {
         crate::metrics::install();
+        let auth = Auth::from_config(&config.auth, &config.topics)?;
+        if !auth.is_enabled() {
+            tracing::warn!(
+                "authentication is OFF: any client may join any topic and anyone may publish; \
+                 set JWT_SECRET, JWKS_URL or COGNITO_USER_POOL_ID, and HERALD_API_KEYS"
+            );
+        }
         let store = Store::open(&config.store()).await?;
         let hub = Hub::new(config.hub());
         hub.spawn_sweeper(Duration::from_secs(30));
@@ -57,11 +71,16 @@ impl Herald {
         let api_state = Arc::new(ApiState {
             hub: hub.clone(),
             inbox: inbox.clone(),
+            auth: auth.clone(),
             started: Instant::now(),
         });
         let phoenix_endpoint = Arc::new(PhoenixEndpoint {
             hub: hub.clone(),
             settings: config.phoenix(),
+            auth,
+            connection_limits: ConnectionLimits::new(&config.limits),
+            message_rate: RateSettings::from_config(&config.limits),
+            allowed_origins: config.allowed_origins(),
             events: ClientEvents::default().with(Arc::new(InboxEvents(inbox.clone()))),
         });
         let app = Router::new()
@@ -99,6 +118,12 @@ impl Herald {
             let _ = stop_tx.send(true);
         });
         let mut stop_rx_for_serve = stop_rx.clone();
+        let handshake_timeout = Some(self.config.limits.handshake_timeout_secs)
+            .filter(|secs| *secs > 0)
+            .map(Duration::from_secs);
+        // `tap_io` does nothing here; it is what lets axum hand the remote
+        // address of our own listener type to `ConnectInfo<SocketAddr>`.
+        let listener = HandshakeListener::new(listener, handshake_timeout).tap_io(|_| {});
         let server = axum::serve(
             listener,
             self.app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -6,9 +6,11 @@
 //! `201` when stored, `200` with the stored notification when the key was used
 //! before. The answer comes after the commit.
 //!
-//! The user or producers: list, unread count, read, read all, seen all,
-//! archive, delete under `/api/users/{userId}/notifications`. Who may touch
-//! which inbox is decided in one place, [`authorize_inbox`].
+//! Producer routes take an API key ([`Producer`]). The user (their JWT) or
+//! producers: list, unread count, read, read all, seen all, archive, delete
+//! under `/api/users/{userId}/notifications`. Who may touch which inbox is
+//! decided in one place, [`authorize_inbox`]: another user's inbox is `403
+//! inbox_forbidden`.
 
 use std::sync::Arc;
 
@@ -23,6 +25,7 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::extract::JsonBody;
+use crate::auth::http::{Caller, Producer};
 use crate::http_error::HttpError;
 use crate::inbox::model::parse_millis;
 use crate::inbox::socket::parse_id;
@@ -66,25 +69,28 @@ pub struct ListParams {
     limit: Option<u32>,
 }
 
-/// Who may read and change `user_id`'s inbox. The one decision point for
-/// inbox access over HTTP: every inbox route calls it before anything else.
-/// (No authentication is configured yet: every caller may.)
-fn authorize_inbox(_headers: &HeaderMap, _user_id: &str) -> Result<(), HttpError> {
-    Ok(())
-}
-
-/// Who may send notifications (producers only, once API keys exist).
-fn authorize_producer(_headers: &HeaderMap) -> Result<(), HttpError> {
-    Ok(())
+/// Who may read and change `user_id`'s inbox: producers (API key) and the
+/// user themself (their token's user id). The one decision point for inbox
+/// access over HTTP: every user route calls it before anything else.
+fn authorize_inbox(caller: &Caller, user_id: &str) -> Result<(), HttpError> {
+    if caller.may_act_for(user_id) {
+        Ok(())
+    } else {
+        Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            "inbox_forbidden",
+            "a user may only reach their own inbox",
+        ))
+    }
 }
 
 pub async fn send(
     State(state): State<Arc<ApiState>>,
     Path(user_id): Path<String>,
+    _producer: Producer,
     headers: HeaderMap,
     JsonBody(request): JsonBody<SendRequest>,
 ) -> Result<Response, HttpError> {
-    authorize_producer(&headers)?;
     let mut draft = draft_of(request)?;
     if draft.idempotency_key.is_none() {
         draft.idempotency_key = header_key(&headers)?;
@@ -107,10 +113,9 @@ pub async fn send(
 
 pub async fn send_batch(
     State(state): State<Arc<ApiState>>,
-    headers: HeaderMap,
+    _producer: Producer,
     JsonBody(request): JsonBody<BatchRequest>,
 ) -> Result<Response, HttpError> {
-    authorize_producer(&headers)?;
     let user_ids = request
         .user_ids
         .ok_or_else(|| HttpError::bad_request("missing_field", "userIds is required"))?;
@@ -145,10 +150,10 @@ pub async fn send_batch(
 pub async fn list(
     State(state): State<Arc<ApiState>>,
     Path(user_id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response, HttpError> {
-    authorize_inbox(&headers, &user_id)?;
+    authorize_inbox(&caller, &user_id)?;
     let Query(params) = params
         .map_err(|rejection| HttpError::bad_request("invalid_query", rejection.body_text()))?;
     let status = match params.status.as_deref() {
@@ -171,9 +176,9 @@ pub async fn list(
 pub async fn unread_count(
     State(state): State<Arc<ApiState>>,
     Path(user_id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Json<Value>, HttpError> {
-    authorize_inbox(&headers, &user_id)?;
+    authorize_inbox(&caller, &user_id)?;
     let count = state.inbox.unread_count(&user_id).await.map_err(http)?;
     Ok(Json(json!({ "count": count })))
 }
@@ -189,36 +194,36 @@ enum OnOne {
 pub async fn get_one(
     State(state): State<Arc<ApiState>>,
     Path((user_id, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, HttpError> {
-    on_one(&state, &headers, &user_id, &id, OnOne::Get).await
+    on_one(&state, &caller, &user_id, &id, OnOne::Get).await
 }
 
 pub async fn mark_read(
     State(state): State<Arc<ApiState>>,
     Path((user_id, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, HttpError> {
-    on_one(&state, &headers, &user_id, &id, OnOne::Read).await
+    on_one(&state, &caller, &user_id, &id, OnOne::Read).await
 }
 
 pub async fn archive(
     State(state): State<Arc<ApiState>>,
     Path((user_id, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, HttpError> {
-    on_one(&state, &headers, &user_id, &id, OnOne::Archive).await
+    on_one(&state, &caller, &user_id, &id, OnOne::Archive).await
 }
 
 /// Answer with the notification after `action`.
 async fn on_one(
     state: &ApiState,
-    headers: &HeaderMap,
+    caller: &Caller,
     user_id: &str,
     id: &str,
     action: OnOne,
 ) -> Result<Response, HttpError> {
-    authorize_inbox(headers, user_id)?;
+    authorize_inbox(caller, user_id)?;
     let id = id_of(id)?;
     let inbox = &state.inbox;
     let notification = match action {
@@ -233,9 +238,9 @@ async fn on_one(
 pub async fn delete(
     State(state): State<Arc<ApiState>>,
     Path((user_id, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<StatusCode, HttpError> {
-    authorize_inbox(&headers, &user_id)?;
+    authorize_inbox(&caller, &user_id)?;
     state
         .inbox
         .delete(&user_id, id_of(&id)?)
@@ -247,9 +252,9 @@ pub async fn delete(
 pub async fn mark_all_read(
     State(state): State<Arc<ApiState>>,
     Path(user_id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Json<Value>, HttpError> {
-    authorize_inbox(&headers, &user_id)?;
+    authorize_inbox(&caller, &user_id)?;
     let updated = state.inbox.mark_all_read(&user_id).await.map_err(http)?;
     Ok(Json(json!({ "updated": updated })))
 }
@@ -257,9 +262,9 @@ pub async fn mark_all_read(
 pub async fn mark_all_seen(
     State(state): State<Arc<ApiState>>,
     Path(user_id): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Json<Value>, HttpError> {
-    authorize_inbox(&headers, &user_id)?;
+    authorize_inbox(&caller, &user_id)?;
     let updated = state.inbox.mark_all_seen(&user_id).await.map_err(http)?;
     Ok(Json(json!({ "updated": updated })))
 }

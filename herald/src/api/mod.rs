@@ -21,18 +21,27 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
+use axum::extract::FromRef;
 use axum::routing::{get, post};
 
-use crate::inbox::Inbox;
-
+use crate::auth::Auth;
 pub use crate::http_error::HttpError;
 use crate::hub::Hub;
+use crate::inbox::Inbox;
 
 /// What the API handlers share.
 pub struct ApiState {
     pub hub: Arc<Hub>,
     pub inbox: Arc<Inbox>,
+    pub auth: Auth,
     pub started: Instant,
+}
+
+/// Lets the credential extractors (`auth::http`) find the settings.
+impl FromRef<Arc<ApiState>> for Auth {
+    fn from_ref(state: &Arc<ApiState>) -> Auth {
+        state.auth.clone()
+    }
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {

@@ -7,6 +7,7 @@ mod db;
 
 pub use db::TestDb;
 pub use herald::store::Engine;
+pub mod tokens;
 
 use std::time::Duration;
 
@@ -54,6 +55,8 @@ pub struct TestServer {
     pub ws_base: String,
     pub hub: std::sync::Arc<Hub>,
     pub inbox: std::sync::Arc<Inbox>,
+    /// The first configured API key, sent by [`TestServer::post`].
+    pub api_key: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     /// Dropped after the server is told to stop.
@@ -83,6 +86,7 @@ impl TestServer {
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
+        let api_key = config.auth.api_keys.first().cloned();
         let herald = Herald::open(config).await.unwrap();
         let hub = herald.hub.clone();
         let inbox = herald.inbox.clone();
@@ -95,6 +99,7 @@ impl TestServer {
             ws_base: format!("ws://{address}"),
             hub,
             inbox,
+            api_key,
             stop: Some(stop),
             task: Some(task),
             _db: db,
@@ -113,11 +118,13 @@ impl TestServer {
         self.task.take().expect("server still running")
     }
 
+    /// POST JSON with the server's API key (when it has one).
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         self.request(reqwest::Method::POST, path, Some(body)).await
     }
 
-    /// Any request; the answer's status and JSON body (`Null` when empty).
+    /// Any request, with the server's API key (when it has one); the
+    /// answer's status and JSON body (`Null` when empty).
     pub async fn request(
         &self,
         method: reqwest::Method,
@@ -127,6 +134,9 @@ impl TestServer {
         let mut request = reqwest::Client::new().request(method, self.url(path));
         if let Some(body) = body {
             request = request.json(&body);
+        }
+        if let Some(key) = &self.api_key {
+            request = request.header("x-api-key", key);
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
@@ -140,12 +150,11 @@ impl TestServer {
 
     /// GET `path` and parse the JSON body (panics on a non-JSON answer).
     pub async fn get_json(&self, path: &str) -> Value {
-        reqwest::get(self.url(path))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let mut request = reqwest::Client::new().get(self.url(path));
+        if let Some(key) = &self.api_key {
+            request = request.header("x-api-key", key);
+        }
+        request.send().await.unwrap().json().await.unwrap()
     }
 
     pub async fn publish(&self, topic: &str, event: &str, payload: Value) -> Value {
@@ -165,7 +174,8 @@ impl TestServer {
         while self.hub.subscriber_count(topic) != count {
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "{topic} never reached {count} subscribers"
+                "{topic} never reached {count} subscribers (has {})",
+                self.hub.subscriber_count(topic)
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -215,6 +225,27 @@ impl PhxClient {
     }
 
     pub async fn connect_query(server: &TestServer, vsn: Vsn, extra_query: &str) -> Self {
+        match Self::try_connect(server, vsn, extra_query, &[]).await {
+            Ok((client, _)) => client,
+            Err((status, body)) => panic!("connect refused: {status} {body}"),
+        }
+    }
+
+    /// Connect with extra query parameters and request headers; an HTTP
+    /// refusal comes back as its status and JSON body.
+    pub async fn try_connect(
+        server: &TestServer,
+        vsn: Vsn,
+        extra_query: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<
+        (
+            Self,
+            tokio_tungstenite::tungstenite::handshake::client::Response,
+        ),
+        (u16, Value),
+    > {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let vsn_param = match vsn {
             Vsn::V1 => "1.0.0",
             Vsn::V2 => "2.0.0",
@@ -223,11 +254,33 @@ impl PhxClient {
             "{}/socket/websocket?vsn={vsn_param}{extra_query}",
             server.ws_base
         );
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        Self {
-            vsn,
-            ws,
-            next_ref: 0,
+        let mut request = url.into_client_request().unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                    .unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, response)) => Ok((
+                Self {
+                    vsn,
+                    ws,
+                    next_ref: 0,
+                },
+                response,
+            )),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let status = response.status().as_u16();
+                let body = response
+                    .body()
+                    .as_deref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or(Value::Null);
+                Err((status, body))
+            }
+            Err(other) => panic!("connect failed: {other}"),
         }
     }
 
