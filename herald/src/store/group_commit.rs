@@ -9,10 +9,16 @@
 //! once its rows are on disk, and a burst costs one sync instead of one per
 //! notification.
 //!
+//! SQLite gets one writer (it has one write lock anyway). PostgreSQL gets
+//! several, each with its own connection, so round trips overlap while each
+//! still groups what waits.
+//!
 //! If a shared transaction fails, each request is retried alone, so one bad
 //! request cannot fail the others.
 
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::{Pool, StoreError, StoredBatch};
 use crate::inbox::model::NewNotification;
@@ -37,9 +43,13 @@ pub(super) struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub(super) fn spawn(pool: Pool) -> Self {
+    /// Start `writers` writer tasks on `pool`.
+    pub(super) fn spawn(pool: Pool, writers: usize) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(write_loop(pool, queue));
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..writers.max(1) {
+            tokio::spawn(write_loop(pool.clone(), queue.clone()));
+        }
         Self { jobs }
     }
 
@@ -58,19 +68,28 @@ impl GroupCommit {
     }
 }
 
-async fn write_loop(pool: Pool, mut queue: mpsc::Receiver<Job>) {
-    while let Some(first) = queue.recv().await {
-        let mut rows = first.batch.len();
-        let mut group = vec![first];
-        while rows < MAX_ROWS {
-            match queue.try_recv() {
-                Ok(job) => {
-                    rows += job.batch.len();
-                    group.push(job);
+async fn write_loop(pool: Pool, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        // One writer at a time takes what waits; the others are committing
+        // or waiting for their turn to take.
+        let group = {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            let mut rows = first.batch.len();
+            let mut group = vec![first];
+            while rows < MAX_ROWS {
+                match queue.try_recv() {
+                    Ok(job) => {
+                        rows += job.batch.len();
+                        group.push(job);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
-        }
+            group
+        };
         commit(&pool, group).await;
     }
 }

@@ -139,7 +139,12 @@ impl Store {
         };
         migrations::apply(&pool).await?;
         tracing::info!(engine = engine.name(), "store open and migrated");
-        let inserts = group_commit::GroupCommit::spawn(pool.clone());
+        let writers = match engine {
+            Engine::Sqlite => 1,
+            // Half the pool: reads keep connections of their own.
+            Engine::Postgres => (settings.max_connections as usize / 2).max(1),
+        };
+        let inserts = group_commit::GroupCommit::spawn(pool.clone(), writers);
         Ok(Self { pool, inserts })
     }
 
