@@ -144,6 +144,21 @@ impl TestServer {
         (status, body)
     }
 
+    /// How often a limit was hit, as `/metrics` counts it.
+    pub async fn limit_hits(&self, limit: &str) -> u64 {
+        let text = reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let needle = format!("herald_limit_hits_total{{limit=\"{limit}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&needle))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.request(reqwest::Method::GET, path, None).await
     }

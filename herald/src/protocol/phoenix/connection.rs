@@ -367,6 +367,7 @@ impl Connection {
         }
         if self.channels.len() >= self.endpoint.settings.max_channels {
             tracing::info!(connection = self.subscriber.id(), topic = %inbound.topic, "too many channels joined");
+            count_hit("max_channels");
             return self
                 .reply(&inbound, false, &reason_json("too many channels joined"))
                 .await;
@@ -560,6 +561,8 @@ fn read_error_ending(err: &axum::Error) -> Ending {
         || text.contains("too long")
         || text.contains("too big")
     {
+        count_hit("frame_size");
+        tracing::info!("phoenix frame over the size limit");
         Ending::ProtocolError(close_code::MESSAGE_TOO_BIG, "frame too large".into())
     } else {
         tracing::debug!(error = %text, "phoenix socket read error");
