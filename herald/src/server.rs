@@ -68,6 +68,9 @@ impl Herald {
         hub.spawn_sweeper(Duration::from_secs(30));
         let inbox = Inbox::new(store.clone(), hub.clone(), config.inbox());
         inbox.spawn_retention();
+        // Services answering events clients push on joined topics; every
+        // transport gets the same list.
+        let client_events = ClientEvents::default().with(Arc::new(InboxEvents(inbox.clone())));
         let api_state = Arc::new(ApiState {
             hub: hub.clone(),
             inbox: inbox.clone(),
@@ -81,7 +84,7 @@ impl Herald {
             connection_limits: ConnectionLimits::new(&config.limits),
             message_rate: RateSettings::from_config(&config.limits),
             allowed_origins: config.allowed_origins(),
-            events: ClientEvents::default().with(Arc::new(InboxEvents(inbox.clone()))),
+            events: client_events.clone(),
         });
         let app = Router::new()
             .merge(api::router(api_state))
