@@ -7,6 +7,8 @@
 //! and, for everything else, `HERALD_<SECTION>__<KEY>` (for example
 //! `HERALD_SOCKET__IDLE_TIMEOUT_SECS=30`).
 
+mod socketio;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,6 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::hub::{HistoryPolicy, HubConfig, Retention, RetentionRule};
 use crate::protocol::phoenix::PhoenixSettings;
+use crate::protocol::socketio::SocketIoSettings;
+use crate::protocol::socketio::vocabulary::{Vocabulary, VocabularyError};
+
+pub use socketio::{EventAction, EventConfig, RoomTemplateConfig, SocketIoConfig};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,6 +39,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub socket: SocketConfig,
     pub history: HistoryConfig,
+    pub socketio: SocketIoConfig,
 }
 
 /// Per-topic history kept for recovery (see README "Recovery").
@@ -136,6 +143,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             socket: SocketConfig::default(),
             history: HistoryConfig::default(),
+            socketio: SocketIoConfig::default(),
         }
     }
 }
@@ -177,6 +185,8 @@ pub enum ConfigError {
     MissingFile(String),
     #[error("invalid configuration: {0}")]
     Invalid(#[from] Box<figment::Error>),
+    #[error("invalid [socketio] vocabulary: {0}")]
+    Vocabulary(#[from] VocabularyError),
 }
 
 /// Values given on the command line; they win over every other source.
@@ -220,9 +230,12 @@ impl Config {
                     .split("__"),
             )
             .merge(Serialized::defaults(overrides));
-        figment
+        let config: Config = figment
             .extract()
-            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        // Fail at start, not at the first client event.
+        Vocabulary::from_config(&config.socketio)?;
+        Ok(config)
     }
 
     pub fn hub(&self) -> HubConfig {
@@ -239,6 +252,14 @@ impl Config {
             max_frame_bytes: self.socket.max_frame_bytes,
             read_buffer_bytes: self.socket.read_buffer_bytes,
         }
+    }
+
+    pub fn socketio(&self) -> SocketIoSettings {
+        self.socketio.settings(
+            self.socket.max_channels,
+            self.socket.outbound_queue,
+            self.socket.read_buffer_bytes,
+        )
     }
 }
 

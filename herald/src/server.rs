@@ -23,6 +23,9 @@ use crate::config::Config;
 use crate::http_error::HttpError;
 use crate::hub::Hub;
 use crate::protocol::phoenix::{self, PhoenixEndpoint};
+use crate::protocol::socketio::access::Access;
+use crate::protocol::socketio::vocabulary::{HeraldApp, Vocabulary};
+use crate::protocol::socketio::{self, SocketIoEndpoint};
 use crate::web;
 
 /// A running Herald: its hub and the app that serves it.
@@ -37,9 +40,24 @@ impl Herald {
         crate::metrics::install();
         let hub = Hub::new(config.hub());
         hub.spawn_sweeper(Duration::from_secs(30));
+        let vocabulary = Vocabulary::from_config(&config.socketio).unwrap_or_else(|err| {
+            // Config::load refuses such a configuration; this is for callers
+            // that build a Config by hand.
+            tracing::error!(error = %err, "unusable socket.io vocabulary; client events are refused");
+            Vocabulary::empty()
+        });
+        let socketio_endpoint = SocketIoEndpoint::new(
+            hub.clone(),
+            config.socketio(),
+            Access::new(),
+            HeraldApp::new(vocabulary),
+        );
+        let socketio_stats = socketio_endpoint.shared.stats.clone();
+        let (socketio_routes, _) = socketio::router(socketio_endpoint);
         let api_state = Arc::new(ApiState {
             hub: hub.clone(),
             started: Instant::now(),
+            socketio: socketio_stats,
         });
         let phoenix_endpoint = Arc::new(PhoenixEndpoint {
             hub: hub.clone(),
@@ -48,6 +66,7 @@ impl Herald {
         let app = Router::new()
             .merge(api::router(api_state))
             .merge(phoenix::router(phoenix_endpoint))
+            .merge(socketio_routes)
             .merge(web::router())
             .merge(crate::metrics::router(hub.clone()))
             .fallback(|| async { HttpError::not_found("no such route").into_response() })

@@ -22,11 +22,14 @@ use axum::routing::{get, post};
 
 pub use crate::http_error::HttpError;
 use crate::hub::Hub;
+use crate::protocol::socketio::stats::SocketIoStats;
 
 /// What the API handlers share.
 pub struct ApiState {
     pub hub: Arc<Hub>,
     pub started: Instant,
+    /// Socket.IO clients and rooms, for health.
+    pub socketio: Arc<SocketIoStats>,
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
