@@ -20,6 +20,7 @@
 
 pub mod access;
 pub mod app;
+pub mod conformance;
 mod connection;
 pub mod engine;
 pub mod id;

@@ -501,13 +501,10 @@ impl SocketIoApp for HeraldApp {
             );
             return self.refuse(socket, &event, refusal).await;
         }
-        let arg: Option<Value> = match event.args.first() {
-            Some(arg) => match serde_json::from_str(arg.get()) {
-                Ok(value) => Some(value),
-                Err(_) => None,
-            },
-            None => None,
-        };
+        let arg: Option<Value> = event
+            .args
+            .first()
+            .and_then(|arg| serde_json::from_str(arg.get()).ok());
         let outcome = match rule {
             Rule::Webhook => self.forward(socket, &event, arg).map(|()| None),
             rule => self.apply(socket, rule, arg.as_ref()).map(Some),

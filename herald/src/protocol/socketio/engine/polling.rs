@@ -27,9 +27,14 @@ use super::packet::{self, ClientPacket, ServerPacket};
 use super::routes::engine_error;
 use crate::protocol::socketio::id::Id;
 
-/// How long a GET that arrives during an upgrade waits for the upgrade to
-/// finish (then 400) before it is answered with a noop.
+/// How long a GET that arrives while an upgrade is under way waits for the
+/// upgrade to finish (then 400) before it is answered with a noop. A GET
+/// that was already waiting when the probe came is answered at once: the
+/// client is pausing polling and needs that answer to go on.
 const UPGRADE_GRACE: Duration = Duration::from_millis(100);
+
+/// How long a session its client closed waits for the client's last GET.
+const CLOSED_LINGER: Duration = Duration::from_secs(2);
 
 /// How a long-polling session was closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +57,7 @@ pub enum Upgrade {
     /// The probe was answered; polling is paused.
     Probing,
     /// The client sent the upgrade packet: the WebSocket waits for the task.
-    Ready(WebSocket),
+    Ready(Box<WebSocket>),
     /// The task now talks over the WebSocket.
     Done,
 }
@@ -64,6 +69,12 @@ pub struct PollState {
     post_active: bool,
     pub upgrade: Upgrade,
     pub closed: Option<PollClosed>,
+    /// When the outstanding ping expires. Requests check it themselves, so a
+    /// session past its deadline is refused even if its task has not woken
+    /// up to close it yet.
+    pub pong_deadline: Option<tokio::time::Instant>,
+    /// A session closed by its client no longer waits for a last GET.
+    linger_over: bool,
 }
 
 pub struct PollSession {
@@ -86,34 +97,74 @@ impl PollSession {
                 post_active: false,
                 upgrade: Upgrade::None,
                 closed: None,
+                pong_deadline: None,
+                linger_over: false,
             }),
             task_wake: Notify::new(),
             getter_wake: Notify::new(),
         })
     }
 
+    fn upgrade_under_way(&self) -> bool {
+        let state = self.state.lock();
+        state.closed.is_none() && matches!(state.upgrade, Upgrade::Attached | Upgrade::Probing)
+    }
+
     /// Is the session past the point where polling requests are served?
     fn refuses_requests(state: &PollState) -> bool {
-        state.closed.is_some() || matches!(state.upgrade, Upgrade::Ready(_) | Upgrade::Done)
+        (state.closed.is_some() && state.closed != Some(PollClosed::ByClient))
+            || state.linger_over
+            || matches!(state.upgrade, Upgrade::Ready(_) | Upgrade::Done)
+            || state
+                .pong_deadline
+                .is_some_and(|deadline| tokio::time::Instant::now() >= deadline)
     }
 }
 
 impl EngineShared {
     /// Close a polling session and forget its id.
-    pub(super) fn close_polling(&self, session: &PollSession, how: PollClosed) {
-        {
+    ///
+    /// A client that closes with a POST while no GET is waiting usually has
+    /// its last GET on the way (the two race on separate connections): the
+    /// session stays findable for [`CLOSED_LINGER`] so that GET gets its
+    /// noop instead of a 400, then goes.
+    pub(super) fn close_polling(self: &Arc<Self>, session: &Arc<PollSession>, how: PollClosed) {
+        let (first, linger) = {
             let mut state = session.state.lock();
-            if state.closed.is_none() {
+            let first = state.closed.is_none();
+            if first {
                 state.closed = Some(how);
             }
+            (first, how == PollClosed::ByClient && !state.get_active)
+        };
+        if !first {
+            // The first close already dealt with the table.
+            session.task_wake.notify_one();
+            session.getter_wake.notify_one();
+            return;
         }
-        self.polling.remove(&session.sid);
+        if linger {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let shared = Arc::downgrade(self);
+                let session = Arc::downgrade(session);
+                runtime.spawn(async move {
+                    tokio::time::sleep(CLOSED_LINGER).await;
+                    if let (Some(shared), Some(session)) = (shared.upgrade(), session.upgrade()) {
+                        session.state.lock().linger_over = true;
+                        shared.polling.remove(&session.sid);
+                    }
+                });
+            }
+        } else {
+            self.polling.remove(&session.sid);
+        }
         session.task_wake.notify_one();
         session.getter_wake.notify_one();
     }
 
     /// A GET: wait for packets and answer them as one payload.
     pub(super) async fn poll(self: &Arc<Self>, session: Arc<PollSession>) -> Response {
+        let upgrading_on_arrival;
         {
             let mut state = session.state.lock();
             if PollSession::refuses_requests(&state) {
@@ -126,26 +177,43 @@ impl EngineShared {
                 return engine_error(StatusCode::BAD_REQUEST, 3, "Bad request");
             }
             state.get_active = true;
+            upgrading_on_arrival = matches!(state.upgrade, Upgrade::Attached | Upgrade::Probing);
         }
         let mut active = ActiveGet {
             shared: self.clone(),
             session: session.clone(),
             answered: false,
         };
-        let mut waited_for_upgrade = false;
+        // Only a GET that came during the upgrade waits for it.
+        let mut waited_for_upgrade = !upgrading_on_arrival;
         let answer = loop {
             match self.poll_step(&session, waited_for_upgrade) {
                 PollStep::Answer(answer) => break answer,
                 PollStep::Wait => session.getter_wake.notified().await,
                 PollStep::WaitForUpgrade => {
                     waited_for_upgrade = true;
-                    let _ =
-                        tokio::time::timeout(UPGRADE_GRACE, session.getter_wake.notified()).await;
+                    let deadline = tokio::time::Instant::now() + UPGRADE_GRACE;
+                    while session.upgrade_under_way()
+                        && tokio::time::timeout_at(deadline, session.getter_wake.notified())
+                            .await
+                            .is_ok()
+                    {}
                 }
             }
         };
         active.answered = true;
         drop(active);
+        let client_closed = {
+            let mut state = session.state.lock();
+            let closed = state.closed == Some(PollClosed::ByClient);
+            if closed {
+                state.linger_over = true;
+            }
+            closed
+        };
+        if client_closed {
+            self.polling.remove(&session.sid);
+        }
         match answer {
             Some(payload) => (
                 [(header::CONTENT_TYPE, "text/plain; charset=UTF-8")],
@@ -196,7 +264,7 @@ impl EngineShared {
     ) -> Response {
         {
             let mut state = session.state.lock();
-            if PollSession::refuses_requests(&state) {
+            if PollSession::refuses_requests(&state) || state.closed.is_some() {
                 return engine_error(StatusCode::BAD_REQUEST, 1, "Session ID unknown");
             }
             if state.post_active {

@@ -175,44 +175,50 @@ fn upgrade(shared: &Arc<EngineShared>, sid: Id, ws: WebSocketUpgrade) -> Respons
         return engine_error(StatusCode::BAD_REQUEST, 1, "Session ID unknown");
     };
     {
-        let state = session.state.lock();
+        // Claimed before the handshake answer, so a second WebSocket for the
+        // same session is refused rather than racing this one.
+        let mut state = session.state.lock();
         if state.closed.is_some() || !matches!(state.upgrade, Upgrade::None) {
             return engine_error(StatusCode::BAD_REQUEST, 3, "Bad request");
         }
+        state.upgrade = Upgrade::Attached;
     }
+    let failed = session.clone();
     let shared = shared.clone();
-    ws.on_upgrade(move |socket| probe(shared, session, socket))
+    ws.on_failed_upgrade(move |_| abandon_upgrade(&failed))
+        .on_upgrade(move |socket| probe(shared, session, socket))
+}
+
+/// The WebSocket went away before the upgrade completed: keep polling.
+fn abandon_upgrade(session: &PollSession) {
+    tracing::debug!(sid = %session.sid, "websocket upgrade abandoned");
+    {
+        let mut state = session.state.lock();
+        if matches!(state.upgrade, Upgrade::Attached | Upgrade::Probing) {
+            state.upgrade = Upgrade::None;
+        }
+    }
+    session.getter_wake.notify_one();
 }
 
 async fn probe(shared: Arc<EngineShared>, session: Arc<PollSession>, socket: WebSocket) {
-    {
-        let mut state = session.state.lock();
-        if state.closed.is_some() || !matches!(state.upgrade, Upgrade::None) {
-            // Another WebSocket got there first.
-            return;
-        }
-        state.upgrade = Upgrade::Attached;
-    }
     let timeout = shared.settings.upgrade_timeout;
     let probed = tokio::time::timeout(timeout, probe_exchange(&session, socket)).await;
-    let mut state = session.state.lock();
     match probed {
-        Ok(Some(socket)) if state.closed.is_none() => {
-            state.upgrade = Upgrade::Ready(socket);
-            drop(state);
+        Ok(Some(socket)) => {
+            {
+                let mut state = session.state.lock();
+                if state.closed.is_some() {
+                    return;
+                }
+                state.upgrade = Upgrade::Ready(Box::new(socket));
+            }
             // From here on, requests with this id are refused.
             shared.polling.remove(&session.sid);
             session.task_wake.notify_one();
             session.getter_wake.notify_one();
         }
-        _ => {
-            tracing::debug!(sid = %session.sid, "websocket upgrade abandoned");
-            if matches!(state.upgrade, Upgrade::Attached | Upgrade::Probing) {
-                state.upgrade = Upgrade::None;
-            }
-            drop(state);
-            session.getter_wake.notify_one();
-        }
+        _ => abandon_upgrade(&session),
     }
 }
 

@@ -63,7 +63,7 @@ pub struct Wake(WakeKind);
 enum WakeKind {
     WebSocket(Option<Result<WsMessage, axum::Error>>),
     Packet(ClientPacket),
-    Upgrade(WebSocket),
+    Upgrade(Box<WebSocket>),
     Closed(PollClosed),
 }
 
@@ -79,6 +79,9 @@ pub enum Incoming {
     Pong,
 }
 
+// The WebSocket is the common case and lives inline; boxing it would only
+// add an allocation per connection.
+#[allow(clippy::large_enum_variant)]
 enum Transport {
     WebSocket(WebSocket),
     Polling(Arc<PollSession>),
@@ -150,12 +153,11 @@ impl EngineSocket {
             Transport::Polling(session) => loop {
                 {
                     let mut state = session.state.lock();
-                    if matches!(state.upgrade, Upgrade::Ready(_)) {
-                        if let Upgrade::Ready(socket) =
+                    if matches!(state.upgrade, Upgrade::Ready(_))
+                        && let Upgrade::Ready(socket) =
                             std::mem::replace(&mut state.upgrade, Upgrade::Done)
-                        {
-                            return Wake(WakeKind::Upgrade(socket));
-                        }
+                    {
+                        return Wake(WakeKind::Upgrade(socket));
                     }
                     if let Some(packet) = state.inbound.pop_front() {
                         return Wake(WakeKind::Packet(packet));
@@ -200,6 +202,9 @@ impl EngineSocket {
                 }
                 self.awaiting_pong = false;
                 self.heartbeat_deadline = Instant::now() + self.shared.settings.ping_interval;
+                if let Transport::Polling(session) = &self.transport {
+                    session.state.lock().pong_deadline = None;
+                }
                 Ok(Some(Incoming::Pong))
             }
             ClientPacket::Close => Err(EngineEnd::ClientClosed),
@@ -231,7 +236,12 @@ impl EngineSocket {
             return Err(EngineEnd::PingTimeout);
         }
         self.awaiting_pong = true;
-        self.heartbeat_deadline = Instant::now() + self.shared.settings.ping_timeout;
+        // From when the ping was due, not from when the timer fired: the
+        // deadline stays exact however busy the task was.
+        self.heartbeat_deadline += self.shared.settings.ping_timeout;
+        if let Transport::Polling(session) = &self.transport {
+            session.state.lock().pong_deadline = Some(self.heartbeat_deadline);
+        }
         self.send(ServerPacket::Text(Bytes::from_static(packet::PING)))
             .await?;
         Ok(true)
@@ -278,13 +288,13 @@ impl EngineSocket {
 
     /// The upgrade is complete: send what polling had not delivered yet over
     /// the WebSocket, and use it from now on.
-    async fn switch_to_websocket(&mut self, socket: WebSocket) -> Result<(), EngineEnd> {
+    async fn switch_to_websocket(&mut self, socket: Box<WebSocket>) -> Result<(), EngineEnd> {
         let Transport::Polling(session) = &self.transport else {
             return Ok(());
         };
         let pending = std::mem::take(&mut session.state.lock().outbound);
         tracing::debug!(sid = %self.sid, pending = pending.len(), "upgraded to websocket");
-        self.transport = Transport::WebSocket(socket);
+        self.transport = Transport::WebSocket(*socket);
         for packet in pending {
             self.feed(packet).await?;
         }
