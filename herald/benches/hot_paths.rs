@@ -1,5 +1,6 @@
 //! Microbenchmarks of the hot paths: rendering broadcast frames per wire
-//! format, and fanning one message out to 10,000 in-process subscribers.
+//! format, fanning one message out to 10,000 in-process subscribers, and
+//! matching a join against the topic rules.
 //!
 //! `cargo bench -p herald --bench hot_paths`
 
@@ -7,6 +8,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use herald::auth::rules::{TopicRules, default_rules};
+use herald::auth::{ClaimMapping, Identity};
 use herald::hub::{Hub, HubConfig, Message, Position};
 use herald::protocol::phoenix::frame::{BROADCAST_V1, BROADCAST_V2};
 use serde_json::value::RawValue;
@@ -78,5 +81,30 @@ fn fan_out(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, frame_encoding, fan_out);
+/// A join is checked against the shipped rules: the worst case is a topic
+/// whose placeholders can split several ways (dashes in ids) and that only
+/// a later rule allows.
+fn topic_rules(c: &mut Criterion) {
+    let rules = TopicRules::compile(&default_rules()).unwrap();
+    let serde_json::Value::Object(claims) = serde_json::json!({
+        "sub": "user-7f3a", "businessId": "b-1a2b-3c4d", "roles": ["coordinator"]
+    }) else {
+        unreachable!()
+    };
+    let identity: Identity = ClaimMapping::default().identity(claims);
+    let mut group = c.benchmark_group("topic_rules");
+    for (name, topic) in [
+        ("user_own", "user:user-7f3a"),
+        ("resources_dashed_ids", "resources:b-1a2b-3c4d-loc-9"),
+        ("chat_coordinator", "chat:b-1a2b-3c4d:user-other"),
+        ("unmatched", "nowhere:at-all"),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(rules.authorize(&identity, black_box(topic))))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, frame_encoding, fan_out, topic_rules);
 criterion_main!(benches);

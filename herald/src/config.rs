@@ -5,7 +5,9 @@
 //! flags. The environment understands the plain names used by the systems
 //! Herald replaces (`PORT`, `HOST`, `LOG_LEVEL`, `LOG_FORMAT`, `CORS_ORIGIN`)
 //! and, for everything else, `HERALD_<SECTION>__<KEY>` (for example
-//! `HERALD_SOCKET__IDLE_TIMEOUT_SECS=30`).
+//! `HERALD_SOCKET__IDLE_TIMEOUT_SECS=30`). Authentication reads `JWT_SECRET`,
+//! `JWKS_URL`, `COGNITO_USER_POOL_ID`, `COGNITO_REGION` and
+//! `HERALD_API_KEYS` (comma-separated).
 
 mod socketio;
 
@@ -16,6 +18,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::config::{AuthConfig, LimitsConfig};
+use crate::auth::rules::{TopicRule, default_rules};
 use crate::hub::{HistoryPolicy, HubConfig, Retention, RetentionRule};
 use crate::protocol::phoenix::PhoenixSettings;
 use crate::protocol::socketio::SocketIoSettings;
@@ -40,6 +44,13 @@ pub struct Config {
     pub socket: SocketConfig,
     pub history: HistoryConfig,
     pub socketio: SocketIoConfig,
+    /// Client tokens and producer API keys.
+    pub auth: AuthConfig,
+    /// Abuse limits.
+    pub limits: LimitsConfig,
+    /// Who may join which topics: ordered rules (see README "Topic rules").
+    /// A file's `[[topics]]` replace the shipped list as a whole.
+    pub topics: Vec<TopicRule>,
 }
 
 /// Per-topic history kept for recovery (see README "Recovery").
@@ -144,6 +155,9 @@ impl Default for Config {
             socket: SocketConfig::default(),
             history: HistoryConfig::default(),
             socketio: SocketIoConfig::default(),
+            auth: AuthConfig::default(),
+            limits: LimitsConfig::default(),
+            topics: default_rules(),
         }
     }
 }
@@ -177,6 +191,11 @@ const PLAIN_ENV: &[(&str, &str)] = &[
     ("LOG_LEVEL", "log_level"),
     ("LOG_FORMAT", "log_format"),
     ("CORS_ORIGIN", "cors_origin"),
+    ("JWT_SECRET", "auth.jwt_secret"),
+    ("JWKS_URL", "auth.jwks_url"),
+    ("COGNITO_USER_POOL_ID", "auth.cognito_user_pool_id"),
+    ("COGNITO_REGION", "auth.cognito_region"),
+    ("HERALD_API_KEYS", "auth.api_keys"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -238,6 +257,27 @@ impl Config {
         Ok(config)
     }
 
+    /// A copy safe to print or log: secrets replaced.
+    pub fn redacted(&self) -> Self {
+        Self {
+            auth: self.auth.redacted(),
+            ..self.clone()
+        }
+    }
+
+    /// The origins allowed by `CORS_ORIGIN`; `None` means any.
+    pub fn allowed_origins(&self) -> Option<Vec<String>> {
+        let origins = self.cors_origin.trim();
+        (origins != "*").then(|| {
+            origins
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+    }
+
     pub fn hub(&self) -> HubConfig {
         HubConfig {
             outbound_queue_capacity: self.socket.outbound_queue,
@@ -290,6 +330,50 @@ mod tests {
             assert_eq!(config.socket.idle_timeout_secs, 9);
             assert_eq!(config.log_format, LogFormat::Json);
             assert_eq!(config.log_level, "debug");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn auth_env_names_of_the_replaced_systems() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("JWT_SECRET", "s3cret");
+            jail.set_env("HERALD_API_KEYS", "key-one-0123456789, key-two-0123456789");
+            jail.set_env("COGNITO_USER_POOL_ID", "eu-west-1_Pool");
+            jail.set_env("HERALD_LIMITS__MAX_CONNECTIONS_PER_IP", "7");
+            let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.auth.jwt_secret.as_deref(), Some("s3cret"));
+            assert_eq!(
+                config.auth.api_keys,
+                vec!["key-one-0123456789", "key-two-0123456789"]
+            );
+            assert_eq!(config.limits.max_connections_per_ip, 7);
+            let (jwks, issuer) = config.auth.cognito().ok_or("cognito")?;
+            assert_eq!(
+                jwks,
+                "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool/.well-known/jwks.json"
+            );
+            assert_eq!(
+                issuer,
+                "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool"
+            );
+            let printed = toml::to_string(&config.redacted()).map_err(|e| e.to_string())?;
+            assert!(!printed.contains("s3cret") && !printed.contains("key-one"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn topic_rules_from_a_file_replace_the_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "herald.toml",
+                "[[topics]]\npattern = \"room:{id}\"\nallow = \"public\"\n",
+            )?;
+            let config = Config::load(Some(Path::new("herald.toml")), &Overrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(config.topics.len(), 1);
+            assert_eq!(config.topics[0].pattern, "room:{id}");
             Ok(())
         });
     }

@@ -1,22 +1,29 @@
 //! Herald: a real-time notification hub.
 //!
 //! Producers publish over HTTP; clients listen over Phoenix Channels
-//! (WebSocket). The parts, in the order data flows:
+//! (WebSocket) or Socket.IO (long-polling and WebSocket). The parts, in the
+//! order data flows:
 //!
 //! - [`api`]: HTTP routes for producers and operators.
+//! - [`auth`]: client tokens, topic rules, API keys and abuse limits.
 //! - [`hub`]: topics, subscriptions and fan-out; knows nothing of sockets or
 //!   HTTP.
 //! - [`protocol`]: the wire protocols spoken to clients.
 //! - [`web`]: the `/test` page.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
+//! - [`net`]: accepting TCP connections (handshake deadline).
+//! - [`periodic`]: background chores tied to their owner's life.
 //! - [`config`] and [`server`]: configuration, and the app that ties it all
 //!   together.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod http_error;
 pub mod hub;
 pub mod metrics;
+pub mod net;
+pub mod periodic;
 pub mod protocol;
 pub mod server;
 pub mod web;

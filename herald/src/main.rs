@@ -13,7 +13,13 @@ Environment (overrides the config file; flags override both):
   HOST, PORT                 listen address (default 0.0.0.0:4000)
   LOG_LEVEL                  log filter, e.g. info or herald=debug (default info)
   LOG_FORMAT                 text or json (default text)
-  CORS_ORIGIN                allowed origins: * or a comma-separated list (default *)
+  CORS_ORIGIN                allowed origins for HTTP and WebSocket upgrades:
+                             * or a comma-separated list (default *)
+  JWT_SECRET                 shared secret for HS256/384/512 client tokens
+  JWKS_URL                   JWKS with the public keys of RS*/ES* client tokens
+  COGNITO_USER_POOL_ID       an AWS Cognito pool (derives JWKS URL and issuer)
+  COGNITO_REGION             its region (default: the pool id's prefix)
+  HERALD_API_KEYS            comma-separated producer API keys (16+ characters)
   HERALD_<SECTION>__<KEY>    any other setting, e.g.
                              HERALD_HTTP__MAX_BODY_BYTES=1048576
                              HERALD_HTTP__SHUTDOWN_TIMEOUT_SECS=10
@@ -22,6 +28,12 @@ Environment (overrides the config file; flags override both):
                              HERALD_SOCKET__MAX_FRAME_BYTES=65536
                              HERALD_SOCKET__OUTBOUND_QUEUE=1024
                              HERALD_SOCKET__READ_BUFFER_BYTES=256
+                             HERALD_AUTH__ALLOW_ANONYMOUS=true
+                             HERALD_LIMITS__MESSAGES_PER_SECOND=50
+                             HERALD_LIMITS__MAX_CONNECTIONS_PER_USER=100
+                             HERALD_LIMITS__MAX_CONNECTIONS_PER_IP=5000
+                             HERALD_LIMITS__HANDSHAKE_TIMEOUT_SECS=10
+Topic rules ([[topics]]) are set in the config file; see README.
 ";
 
 /// Herald: a real-time notification hub (Phoenix Channels clients, HTTP producers).
@@ -103,7 +115,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {address}"))?;
     tracing::info!(address = %listener.local_addr()?, version = env!("CARGO_PKG_VERSION"), "herald listening");
-    Herald::new(config)
+    Herald::new(config)?
         .serve(listener, shutdown_signal())
         .await?;
     tracing::info!("herald stopped");
@@ -142,5 +154,5 @@ fn init_logging(config: &Config) -> anyhow::Result<()> {
 }
 
 fn toml_of(config: &Config) -> anyhow::Result<String> {
-    toml::to_string_pretty(config).context("rendering configuration")
+    toml::to_string_pretty(&config.redacted()).context("rendering configuration")
 }

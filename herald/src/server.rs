@@ -15,13 +15,17 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::IntoResponse;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::api::{self, ApiState};
+use crate::auth::limits::{ConnectionLimits, RateSettings};
+use crate::auth::{Auth, AuthConfigError};
 use crate::config::Config;
 use crate::http_error::HttpError;
 use crate::hub::Hub;
+use crate::net::HandshakeListener;
 use crate::protocol::phoenix::{self, PhoenixEndpoint};
 use crate::protocol::socketio::access::Access;
 use crate::protocol::socketio::vocabulary::{HeraldApp, Vocabulary};
@@ -35,9 +39,23 @@ pub struct Herald {
     pub config: Config,
 }
 
+/// Why Herald could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("authentication settings: {0}")]
+    Auth(#[from] AuthConfigError),
+}
+
 impl Herald {
-    pub fn new(config: Config) -> Self {
+    pub fn new(config: Config) -> Result<Self, StartError> {
         crate::metrics::install();
+        let auth = Auth::from_config(&config.auth, &config.topics)?;
+        if !auth.is_enabled() {
+            tracing::warn!(
+                "authentication is OFF: any client may join any topic and anyone may publish; \
+                 set JWT_SECRET, JWKS_URL or COGNITO_USER_POOL_ID, and HERALD_API_KEYS"
+            );
+        }
         let hub = Hub::new(config.hub());
         hub.spawn_sweeper(Duration::from_secs(30));
         let vocabulary = Vocabulary::from_config(&config.socketio).unwrap_or_else(|err| {
@@ -46,22 +64,34 @@ impl Herald {
             tracing::error!(error = %err, "unusable socket.io vocabulary; client events are refused");
             Vocabulary::empty()
         });
+        let connection_limits = ConnectionLimits::new(&config.limits);
+        let message_rate = RateSettings::from_config(&config.limits);
         let socketio_endpoint = SocketIoEndpoint::new(
             hub.clone(),
             config.socketio(),
-            Access::new(),
+            Access::new(
+                auth.clone(),
+                connection_limits.clone(),
+                message_rate,
+                config.allowed_origins(),
+            ),
             HeraldApp::new(vocabulary),
         );
         let socketio_stats = socketio_endpoint.shared.stats.clone();
         let (socketio_routes, _) = socketio::router(socketio_endpoint);
         let api_state = Arc::new(ApiState {
             hub: hub.clone(),
+            auth: auth.clone(),
             started: Instant::now(),
             socketio: socketio_stats,
         });
         let phoenix_endpoint = Arc::new(PhoenixEndpoint {
             hub: hub.clone(),
             settings: config.phoenix(),
+            auth,
+            connection_limits,
+            message_rate,
+            allowed_origins: config.allowed_origins(),
         });
         let app = Router::new()
             .merge(api::router(api_state))
@@ -72,7 +102,7 @@ impl Herald {
             .fallback(|| async { HttpError::not_found("no such route").into_response() })
             .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
             .layer(cors_layer(&config.cors_origin));
-        Self { hub, app, config }
+        Ok(Self { hub, app, config })
     }
 
     /// Serve on `listener` until `shutdown` resolves, then close gracefully.
@@ -92,6 +122,12 @@ impl Herald {
             let _ = stop_tx.send(true);
         });
         let mut stop_rx_for_serve = stop_rx.clone();
+        let handshake_timeout = Some(self.config.limits.handshake_timeout_secs)
+            .filter(|secs| *secs > 0)
+            .map(Duration::from_secs);
+        // `tap_io` does nothing here; it is what lets axum hand the remote
+        // address of our own listener type to `ConnectInfo<SocketAddr>`.
+        let listener = HandshakeListener::new(listener, handshake_timeout).tap_io(|_| {});
         let server = axum::serve(
             listener,
             self.app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -199,6 +199,8 @@ async fn a_silent_socket_is_closed_after_the_idle_timeout() {
                 quiet.next_within(Duration::from_millis(300)).await
         {
             closed = Some((frame, started.elapsed()));
+        } else if closed.is_some() {
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
     let (frame, after) = closed.expect("the quiet socket was closed");

@@ -28,7 +28,8 @@ async fn a_slow_consumer_is_dropped_and_a_fast_one_gets_everything() {
                 Received::Closed(close) => panic!("fast client closed: {close:?}"),
             }
         }
-        seen
+        // Hand the client back so it stays connected for the checks below.
+        (seen, fast)
     });
 
     // 64 KiB per message: far more than the kernel's socket buffers hold for
@@ -47,7 +48,7 @@ async fn a_slow_consumer_is_dropped_and_a_fast_one_gets_everything() {
         assert_eq!(response.status(), 202);
     }
 
-    let seen = tokio::time::timeout(Duration::from_secs(30), reader)
+    let (seen, _fast) = tokio::time::timeout(Duration::from_secs(30), reader)
         .await
         .expect("the fast client received everything in time")
         .unwrap();

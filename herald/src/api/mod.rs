@@ -20,6 +20,9 @@ use std::time::Instant;
 use axum::Router;
 use axum::routing::{get, post};
 
+use axum::extract::FromRef;
+
+use crate::auth::Auth;
 pub use crate::http_error::HttpError;
 use crate::hub::Hub;
 use crate::protocol::socketio::stats::SocketIoStats;
@@ -27,9 +30,17 @@ use crate::protocol::socketio::stats::SocketIoStats;
 /// What the API handlers share.
 pub struct ApiState {
     pub hub: Arc<Hub>,
+    pub auth: Auth,
     pub started: Instant,
     /// Socket.IO clients and rooms, for health.
     pub socketio: Arc<SocketIoStats>,
+}
+
+/// Lets the credential extractors (`auth::http`) find the settings.
+impl FromRef<Arc<ApiState>> for Auth {
+    fn from_ref(state: &Arc<ApiState>) -> Auth {
+        state.auth.clone()
+    }
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {

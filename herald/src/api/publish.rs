@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 
 use super::ApiState;
 use super::extract::JsonBody;
+use crate::auth::http::Producer;
 use crate::http_error::HttpError;
 use crate::hub::{PublishReport, validate_topic_name};
 
@@ -42,6 +43,7 @@ pub struct Published {
 
 pub async fn publish(
     State(state): State<Arc<ApiState>>,
+    _producer: Producer,
     JsonBody(request): JsonBody<PublishRequest>,
 ) -> Result<(StatusCode, Json<Published>), HttpError> {
     let topic = checked_topic("topic", request.topic)?;
@@ -60,6 +62,7 @@ pub async fn publish(
 
 pub async fn broadcast(
     State(state): State<Arc<ApiState>>,
+    _producer: Producer,
     JsonBody(request): JsonBody<BroadcastRequest>,
 ) -> Result<(StatusCode, Json<Published>), HttpError> {
     let topics = request

@@ -2,6 +2,8 @@
 //! loopback port, and a raw WebSocket client that speaks Phoenix frames.
 #![allow(dead_code)]
 
+pub mod tokens;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -22,6 +24,8 @@ pub struct TestServer {
     pub base: String,
     pub ws_base: String,
     pub hub: std::sync::Arc<Hub>,
+    /// The first configured API key, sent by [`TestServer::post`].
+    pub api_key: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -41,7 +45,8 @@ impl TestServer {
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let herald = Herald::new(config);
+        let api_key = config.auth.api_keys.first().cloned();
+        let herald = Herald::new(config).unwrap();
         let hub = herald.hub.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(herald.serve(listener, async move {
@@ -51,6 +56,7 @@ impl TestServer {
             base: format!("http://{address}"),
             ws_base: format!("ws://{address}"),
             hub,
+            api_key,
             stop: Some(stop),
             task: Some(task),
         }
@@ -68,13 +74,13 @@ impl TestServer {
         self.task.take().expect("server still running")
     }
 
+    /// POST JSON with the server's API key (when it has one).
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = reqwest::Client::new()
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let mut request = reqwest::Client::new().post(self.url(path)).json(&body);
+        if let Some(key) = &self.api_key {
+            request = request.header("x-api-key", key);
+        }
+        let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         let body = response.json::<Value>().await.unwrap_or(Value::Null);
         (status, body)
@@ -82,12 +88,11 @@ impl TestServer {
 
     /// GET `path` and parse the JSON body (panics on a non-JSON answer).
     pub async fn get_json(&self, path: &str) -> Value {
-        reqwest::get(self.url(path))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let mut request = reqwest::Client::new().get(self.url(path));
+        if let Some(key) = &self.api_key {
+            request = request.header("x-api-key", key);
+        }
+        request.send().await.unwrap().json().await.unwrap()
     }
 
     pub async fn publish(&self, topic: &str, event: &str, payload: Value) -> Value {
@@ -107,7 +112,8 @@ impl TestServer {
         while self.hub.subscriber_count(topic) != count {
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "{topic} never reached {count} subscribers"
+                "{topic} never reached {count} subscribers (has {})",
+                self.hub.subscriber_count(topic)
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -157,6 +163,27 @@ impl PhxClient {
     }
 
     pub async fn connect_query(server: &TestServer, vsn: Vsn, extra_query: &str) -> Self {
+        match Self::try_connect(server, vsn, extra_query, &[]).await {
+            Ok((client, _)) => client,
+            Err((status, body)) => panic!("connect refused: {status} {body}"),
+        }
+    }
+
+    /// Connect with extra query parameters and request headers; an HTTP
+    /// refusal comes back as its status and JSON body.
+    pub async fn try_connect(
+        server: &TestServer,
+        vsn: Vsn,
+        extra_query: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<
+        (
+            Self,
+            tokio_tungstenite::tungstenite::handshake::client::Response,
+        ),
+        (u16, Value),
+    > {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let vsn_param = match vsn {
             Vsn::V1 => "1.0.0",
             Vsn::V2 => "2.0.0",
@@ -165,11 +192,33 @@ impl PhxClient {
             "{}/socket/websocket?vsn={vsn_param}{extra_query}",
             server.ws_base
         );
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        Self {
-            vsn,
-            ws,
-            next_ref: 0,
+        let mut request = url.into_client_request().unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                    .unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, response)) => Ok((
+                Self {
+                    vsn,
+                    ws,
+                    next_ref: 0,
+                },
+                response,
+            )),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let status = response.status().as_u16();
+                let body = response
+                    .body()
+                    .as_deref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or(Value::Null);
+                Err((status, body))
+            }
+            Err(other) => panic!("connect failed: {other}"),
         }
     }
 

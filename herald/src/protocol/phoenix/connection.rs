@@ -17,7 +17,8 @@ use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use super::frame::{self, DecodeError, Inbound, Outbound, Serializer};
-use super::{ConnectParams, PhoenixEndpoint};
+use super::{ConnectParams, PhoenixEndpoint, Session};
+use crate::auth::limits::{MessageRate, count_hit};
 use crate::hub::{CloseReason, Message, Position, Subscriber, TopicName, validate_topic_name};
 
 /// WebSocket close codes used by this transport.
@@ -41,6 +42,8 @@ enum Ending {
     Closed(CloseReason),
     /// Nothing received for the idle timeout.
     IdleTimeout,
+    /// The client's token expired and no fresh one came.
+    TokenExpired,
     /// The client broke the protocol; close with this code and reason.
     ProtocolError(u16, String),
     /// Writing to the socket failed.
@@ -56,6 +59,7 @@ impl Ending {
             Ending::Closed(CloseReason::Shutdown) => "shutdown",
             Ending::Closed(CloseReason::Kicked(_)) => "kicked",
             Ending::IdleTimeout => "idle_timeout",
+            Ending::TokenExpired => "token_expired",
             Ending::ProtocolError(..) => "protocol_error",
             Ending::WriteFailed => "write_failed",
         }
@@ -79,6 +83,12 @@ struct JoinPayload {
     since: Option<Since>,
 }
 
+/// The payload of a `refresh` push on the `phoenix` topic.
+#[derive(Deserialize)]
+struct RefreshPayload {
+    token: String,
+}
+
 #[derive(Deserialize)]
 struct Since {
     epoch: String,
@@ -89,8 +99,11 @@ pub(super) struct Connection {
     socket: WebSocket,
     subscriber: Subscriber,
     serializer: Serializer,
-    #[allow(dead_code)] // read by authorization
     connect: ConnectParams,
+    session: Session,
+    rate: MessageRate,
+    /// When the client last sent anything.
+    last_activity: Instant,
     endpoint: Arc<PhoenixEndpoint>,
     channels: Vec<JoinedChannel>,
 }
@@ -101,6 +114,7 @@ impl Connection {
         subscriber: Subscriber,
         serializer: Serializer,
         connect: ConnectParams,
+        session: Session,
         endpoint: Arc<PhoenixEndpoint>,
     ) -> Self {
         Self {
@@ -108,6 +122,9 @@ impl Connection {
             subscriber,
             serializer,
             connect,
+            session,
+            rate: MessageRate::new(endpoint.message_rate),
+            last_activity: Instant::now(),
             endpoint,
             channels: Vec::new(),
         }
@@ -118,7 +135,8 @@ impl Connection {
         tracing::debug!(connection = id, remote = %self.connect.remote, "phoenix socket connected");
         let mailbox = self.subscriber.mailbox().clone();
         let idle_timeout = self.endpoint.settings.idle_timeout;
-        let idle = tokio::time::sleep(idle_timeout);
+        // One timer for both the idle timeout and the token's expiry.
+        let idle = tokio::time::sleep_until(self.deadline(idle_timeout));
         tokio::pin!(idle);
         let mut batch: Vec<Arc<Message>> = Vec::new();
 
@@ -135,7 +153,8 @@ impl Connection {
                     Err(reason) => break Ending::Closed(reason),
                 },
                 incoming = self.socket.recv() => {
-                    idle.as_mut().reset(Instant::now() + idle_timeout);
+                    self.last_activity = Instant::now();
+                    idle.as_mut().reset(self.deadline(idle_timeout));
                     match incoming {
                         None => break Ending::ClientGone,
                         Some(Err(err)) => break read_error_ending(&err),
@@ -149,10 +168,29 @@ impl Connection {
                         }
                     }
                 },
-                () = &mut idle => break Ending::IdleTimeout,
+                () = &mut idle => {
+                    if self.session.identity.seconds_left() == Some(0) {
+                        break Ending::TokenExpired;
+                    }
+                    if Instant::now() >= self.last_activity + idle_timeout {
+                        break Ending::IdleTimeout;
+                    }
+                    // A refreshed token moved the expiry: wait again.
+                    idle.as_mut().reset(self.deadline(idle_timeout));
+                }
             }
         };
         Box::pin(self.finish(ending)).await;
+    }
+
+    /// When the timer should next fire: the idle timeout, or the token's
+    /// expiry if that comes first.
+    fn deadline(&self, idle_timeout: Duration) -> Instant {
+        let idle = self.last_activity + idle_timeout;
+        match self.session.identity.seconds_left() {
+            Some(left) => idle.min(Instant::now() + Duration::from_secs(left)),
+            None => idle,
+        }
     }
 
     /// Write every queued broadcast, then flush once. Gives up as soon as the
@@ -193,6 +231,15 @@ impl Connection {
     async fn handle_frame(&mut self, message: WsMessage) -> Result<(), Ending> {
         match message {
             WsMessage::Text(text) => match frame::decode(self.serializer, &text) {
+                Ok(inbound) if !self.rate.allow(self.endpoint.message_rate) => {
+                    count_hit("message_rate");
+                    tracing::info!(
+                        connection = self.subscriber.id(),
+                        "phoenix message rate limit hit"
+                    );
+                    self.reply(&inbound, false, &reason_json("rate_limited"))
+                        .await
+                }
                 Ok(inbound) => self.dispatch(inbound).await,
                 Err(err) => self.reject_frame(err).await,
             },
@@ -238,6 +285,7 @@ impl Connection {
         if inbound.topic == "phoenix" {
             return match inbound.event.as_str() {
                 "heartbeat" => self.reply(&inbound, true, "{}").await,
+                "refresh" => self.refresh(inbound).await,
                 other => {
                     self.reply(&inbound, false, &unknown_event_json(other))
                         .await
@@ -267,6 +315,17 @@ impl Connection {
                 json_string(&err.to_string())
             );
             return self.reply(&inbound, false, &response).await;
+        }
+        if let Err(denied) = self
+            .endpoint
+            .auth
+            .authorize_topic(&self.session.identity, &inbound.topic)
+        {
+            count_hit("join_denied");
+            tracing::info!(connection = self.subscriber.id(), topic = %inbound.topic, reason = denied.reason(), "phoenix join refused");
+            return self
+                .reply(&inbound, false, &reason_json(denied.reason()))
+                .await;
         }
         if !inbound.payload.get().trim_start().starts_with('{') {
             return self
@@ -326,6 +385,32 @@ impl Connection {
             self.write_batch(&mut missed).await?;
         }
         Ok(())
+    }
+
+    /// A fresh token for the same user extends the connection past the old
+    /// token's expiry.
+    async fn refresh(&mut self, inbound: Inbound) -> Result<(), Ending> {
+        let Ok(RefreshPayload { token }) = serde_json::from_str(inbound.payload.get()) else {
+            let reason = "refresh payload must be {\"token\": string}";
+            return self.reply(&inbound, false, &reason_json(reason)).await;
+        };
+        let identity = match self.endpoint.auth.authenticate(Some(&token)).await {
+            Ok(identity) => identity,
+            Err(err) => {
+                return self
+                    .reply(&inbound, false, &reason_json(err.reason()))
+                    .await;
+            }
+        };
+        if identity.user_id != self.session.identity.user_id {
+            return self
+                .reply(&inbound, false, &reason_json("user_mismatch"))
+                .await;
+        }
+        let response = serde_json::json!({ "expiresAt": identity.expires_at });
+        self.session.identity = Arc::new(identity);
+        tracing::debug!(connection = self.subscriber.id(), "phoenix token refreshed");
+        self.reply(&inbound, true, &response.to_string()).await
     }
 
     async fn leave(&mut self, inbound: Inbound) -> Result<(), Ending> {
@@ -397,13 +482,24 @@ impl Connection {
                     CloseReason::SlowConsumer.as_str().to_owned(),
                 ))
             }
-            Ending::Closed(reason @ (CloseReason::Shutdown | CloseReason::Kicked(_))) => {
-                let code = if reason == CloseReason::Shutdown {
-                    close_code::GOING_AWAY
-                } else {
-                    close_code::POLICY_VIOLATION
+            ending @ (Ending::TokenExpired
+            | Ending::Closed(CloseReason::Shutdown | CloseReason::Kicked(_))) => {
+                let (code, reason) = match ending {
+                    Ending::Closed(CloseReason::Shutdown) => (
+                        close_code::GOING_AWAY,
+                        CloseReason::Shutdown.as_str().to_owned(),
+                    ),
+                    Ending::Closed(kicked) => {
+                        (close_code::POLICY_VIOLATION, kicked.as_str().to_owned())
+                    }
+                    _ => {
+                        tracing::info!(connection = id, "phoenix socket closed: token expired");
+                        (close_code::POLICY_VIOLATION, "token_expired".to_owned())
+                    }
                 };
-                let payload = reason_json(reason.as_str());
+                // Every joined channel hears why, so phoenix.js does not
+                // rejoin it on its own.
+                let payload = reason_json(&reason);
                 let closing = async {
                     for channel in std::mem::take(&mut self.channels) {
                         let frame = Outbound {
@@ -420,7 +516,7 @@ impl Connection {
                     self.socket.flush().await
                 };
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
-                Some((code, reason.as_str().to_owned()))
+                Some((code, reason))
             }
         };
         metrics::counter!("herald_socket_closes_total", "transport" => "phoenix", "reason" => ending_label)

@@ -17,7 +17,7 @@ use super::access::Identity;
 use super::connection::Core;
 use super::engine::EngineEnd;
 use super::id::Id;
-use super::packet::{self, Outgoing, PacketType};
+use super::packet::{self, Packet, PacketType};
 use crate::hub::{TopicNameError, validate_topic_name};
 use crate::protocol::socketio::recovery::Room;
 
@@ -173,7 +173,7 @@ impl SocketRef<'_> {
         attachments: &[Bytes],
     ) -> Result<(), EngineEnd> {
         let nsp = self.core.sockets[self.index].nsp.clone();
-        let frame = Outgoing {
+        let frame = Packet {
             kind,
             attachments: attachments.len(),
             nsp: &nsp,
@@ -209,6 +209,13 @@ impl SocketRef<'_> {
             acked: offset,
         });
         Ok(())
+    }
+
+    /// May the client send one more message now (the per-connection message
+    /// rate)? Applications call it for every event they act on.
+    pub fn allow_message(&mut self) -> bool {
+        let settings = self.core.shared.access.rate();
+        self.core.rate.allow(settings)
     }
 
     /// Leave `room`; returns whether it was joined.

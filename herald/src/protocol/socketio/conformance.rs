@@ -52,7 +52,7 @@ pub fn router() -> Router {
     let settings = settings();
     let echo = Engine::new(settings.engine.clone(), Arc::new(Echo));
     let hub = Hub::new(HubConfig::default());
-    let endpoint = SocketIoEndpoint::new(hub, settings, Access::new(), Conformance);
+    let endpoint = SocketIoEndpoint::new(hub, settings, Access::open(), Conformance);
     let (socketio, _) = super::router(endpoint);
     Router::new()
         .merge(engine::router(echo, "/engine.io/"))
@@ -87,7 +87,7 @@ struct Echo;
 impl EngineApp for Echo {
     type Admission = ();
 
-    fn admit(&self) -> Result<(), String> {
+    fn admit(&self, _: SocketAddr, _: &axum::http::HeaderMap) -> Result<(), engine::Refused> {
         Ok(())
     }
 

@@ -14,6 +14,7 @@
 //! never written again.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Deserialize;
@@ -27,9 +28,10 @@ use super::app::{Busy, ClientEvent, Deferred, MAX_DEFERRED, SocketIoApp, SocketR
 use super::engine::packet::ServerPacket;
 use super::engine::{EngineEnd, EngineSocket, Incoming, Wake};
 use super::id::Id;
-use super::packet::{self, Outgoing, Packet, PacketType};
+use super::packet::{self, Packet, PacketType};
 use super::recovery::{DeliveryLog, Room, parse_offset};
 use super::{SocketIoEndpoint, SocketIoShared};
+use crate::auth::limits::{ConnectionPermit, MessageRate, count_hit};
 use crate::hub::{CloseReason, Message, Position, Subscriber, TopicName, WireFormat};
 
 /// WebSocket close codes used by this transport.
@@ -117,6 +119,8 @@ pub(super) struct NsSocket {
     /// The recovery id (only when recovery is enabled).
     pid: Option<Id>,
     pub(super) identity: Arc<Identity>,
+    /// When the identity's token expires.
+    expires: Option<Instant>,
     pub(super) rooms: Vec<Room>,
     log: DeliveryLog,
 }
@@ -155,6 +159,10 @@ pub(super) struct Core {
     partial: Option<Box<PartialBinary>>,
     deferred: Option<Box<DeferredQueue>>,
     connect_deadline: Option<Instant>,
+    /// The connection's slot in the per-user and per-address limits, taken
+    /// when its first namespace connects.
+    permit: Option<ConnectionPermit>,
+    pub(super) rate: MessageRate,
 }
 
 /// Run one connection to its end.
@@ -168,6 +176,8 @@ pub(super) async fn run<A: SocketIoApp>(
     tracing::debug!(sid = %engine.sid(), remote = %engine.remote(), transport = engine.transport_name(), "socket.io session opened");
     let mut core = Core {
         connect_deadline: Some(Instant::now() + shared.settings.connect_timeout),
+        permit: None,
+        rate: MessageRate::new(shared.access.rate()),
         engine,
         subscriber,
         shared,
@@ -227,12 +237,19 @@ async fn next_deferred(queue: &mut Option<Box<DeferredQueue>>) -> Option<(Id, Op
 }
 
 impl Core {
+    /// When the timer must next fire: heartbeat, connect timeout, or the
+    /// first token to expire.
     fn next_deadline(&self) -> Instant {
-        let heartbeat = self.engine.heartbeat_deadline();
-        match self.connect_deadline {
-            Some(connect) => heartbeat.min(connect),
-            None => heartbeat,
+        let mut deadline = self.engine.heartbeat_deadline();
+        if let Some(connect) = self.connect_deadline {
+            deadline = deadline.min(connect);
         }
+        for socket in &self.sockets {
+            if let Some(expires) = socket.expires {
+                deadline = deadline.min(expires);
+            }
+        }
+        deadline
     }
 
     fn broadcast_format(&self) -> &'static WireFormat {
@@ -248,10 +265,18 @@ impl Core {
     }
 
     async fn on_timer(&mut self) -> Result<(), Ending> {
+        let now = Instant::now();
         if let Some(deadline) = self.connect_deadline
-            && Instant::now() >= deadline
+            && now >= deadline
         {
             return Err(Ending::ConnectTimeout);
+        }
+        while let Some(index) = self
+            .sockets
+            .iter()
+            .position(|socket| socket.expires.is_some_and(|expires| now >= expires))
+        {
+            self.expire(index).await?;
         }
         if self.engine.heartbeat().await? {
             for socket in &mut self.sockets {
@@ -376,11 +401,26 @@ impl Core {
             Ok(identity) => Arc::new(identity),
             Err(reason) => {
                 tracing::info!(nsp = %nsp, reason, "socket.io connect refused");
-                metrics::counter!("herald_socketio_connect_refused_total", "reason" => reason)
-                    .increment(1);
+                count_hit("auth");
                 return self.connect_error(&nsp, reason).await;
             }
         };
+        if self.permit.is_none() {
+            match self
+                .shared
+                .access
+                .admit(self.engine.remote().ip(), identity.user_id.as_deref())
+            {
+                Ok(permit) => self.permit = Some(permit),
+                Err(reason) => {
+                    tracing::info!(nsp = %nsp, reason, "socket.io connect refused: limit");
+                    return self.connect_error(&nsp, reason).await;
+                }
+            }
+        }
+        let expires = identity
+            .seconds_left()
+            .map(|left| Instant::now() + Duration::from_secs(left));
         // Connecting again to a connected namespace replaces the old socket.
         if let Some(index) = self.socket_index(&nsp) {
             self.remove_socket(index);
@@ -407,6 +447,7 @@ impl Core {
             sid,
             pid,
             identity,
+            expires,
             rooms,
             log: DeliveryLog::default(),
         });
@@ -416,7 +457,7 @@ impl Core {
             None => json!({"sid": sid.to_string()}),
         }
         .to_string();
-        let frame = Outgoing {
+        let frame = Packet {
             kind: PacketType::Connect,
             attachments: 0,
             nsp: &nsp,
@@ -438,9 +479,35 @@ impl Core {
             .await?)
     }
 
+    /// The socket's token expired: tell the client (`connect_error` with
+    /// `token_expired`; socket.io-client then waits for the application to
+    /// reconnect it with a fresh token) and keep the session for recovery.
+    async fn expire(&mut self, index: usize) -> Result<(), Ending> {
+        let socket = self.remove_socket(index);
+        tracing::info!(sid = %socket.sid, nsp = %socket.nsp, "socket.io token expired");
+        count_hit("token_expired");
+        self.connect_error(&socket.nsp, "token_expired").await?;
+        self.keep_for_recovery(socket);
+        Ok(())
+    }
+
+    /// Hand a namespace socket to the recovery store (when it has a `pid`).
+    fn keep_for_recovery(&self, socket: NsSocket) {
+        if let Some(pid) = socket.pid {
+            self.shared.recovery.keep(
+                pid,
+                socket.nsp,
+                socket.sid,
+                socket.identity,
+                socket.rooms,
+                socket.log,
+            );
+        }
+    }
+
     async fn connect_error(&mut self, nsp: &str, message: &str) -> Result<(), Ending> {
         let data = json!({ "message": message }).to_string();
-        let frame = Outgoing {
+        let frame = Packet {
             kind: PacketType::ConnectError,
             attachments: 0,
             nsp,
@@ -691,7 +758,7 @@ impl Core {
                 (PacketType::Event, None, packet::event_data(&event, &args))
             }
         };
-        let frame = Outgoing {
+        let frame = Packet {
             kind,
             attachments: 0,
             nsp: &nsp,
@@ -711,15 +778,8 @@ impl Core {
             for room in &socket.rooms {
                 self.shared.stats.room_left(&room.topic);
             }
-            if keep && let Some(pid) = socket.pid {
-                self.shared.recovery.keep(
-                    pid,
-                    socket.nsp,
-                    socket.sid,
-                    socket.identity,
-                    socket.rooms,
-                    socket.log,
-                );
+            if keep {
+                self.keep_for_recovery(socket);
             }
         }
         metrics::counter!("herald_socket_closes_total", "transport" => "socketio", "reason" => ending.label())

@@ -30,14 +30,16 @@ pub mod stats;
 pub mod vocabulary;
 pub mod webhook;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
 
 use crate::hub::{Hub, Subscriber};
 use access::Access;
-use engine::{Engine, EngineApp, EngineSettings, EngineShared, EngineSocket};
+use engine::{Engine, EngineApp, EngineSettings, EngineShared, EngineSocket, Refused};
 use recovery::RecoveryStore;
 use stats::SocketIoStats;
 
@@ -111,8 +113,18 @@ impl<A: SocketIoApp> SocketIoEndpoint<A> {
 impl<A: SocketIoApp> EngineApp for SocketIoEndpoint<A> {
     type Admission = Subscriber;
 
-    fn admit(&self) -> Result<Subscriber, String> {
-        self.shared.hub.connect().map_err(|err| err.to_string())
+    fn admit(&self, _remote: SocketAddr, headers: &HeaderMap) -> Result<Subscriber, Refused> {
+        self.shared
+            .access
+            .check_origin(headers)
+            .map_err(|refused| Refused {
+                status: refused.status,
+                message: refused.code.to_owned(),
+            })?;
+        self.shared.hub.connect().map_err(|err| Refused {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: err.to_string(),
+        })
     }
 
     async fn run(self: Arc<Self>, subscriber: Subscriber, socket: EngineSocket) {

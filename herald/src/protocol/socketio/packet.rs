@@ -65,7 +65,8 @@ impl PacketType {
     }
 }
 
-/// A decoded client packet, borrowing from the text it came from.
+/// A packet, borrowing its namespace and data (from the text it was decoded
+/// from, or from the caller building one to send).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet<'a> {
     pub kind: PacketType,
@@ -203,17 +204,9 @@ pub fn ack_args(data: Option<&str>) -> Vec<&RawValue> {
         .unwrap_or_default()
 }
 
-/// An outgoing packet, rendered straight into an Engine.IO message packet
-/// (`4` + the Socket.IO packet).
-pub struct Outgoing<'a> {
-    pub kind: PacketType,
-    pub attachments: usize,
-    pub nsp: &'a str,
-    pub id: Option<u64>,
-    pub data: Option<&'a str>,
-}
-
-impl Outgoing<'_> {
+impl Packet<'_> {
+    /// Render the packet straight into an Engine.IO message packet (`4` +
+    /// the Socket.IO packet).
     pub fn encode(&self) -> Bytes {
         let data = self.data.unwrap_or_default();
         let mut out = Vec::with_capacity(16 + self.nsp.len() + data.len());
@@ -407,7 +400,7 @@ mod tests {
 
     #[test]
     fn encodes_as_socket_io_parser_does() {
-        let packet = Outgoing {
+        let packet = Packet {
             kind: PacketType::BinaryAck,
             attachments: 2,
             nsp: "/admin",
@@ -415,7 +408,7 @@ mod tests {
             data: Some("[1]"),
         };
         assert_eq!(&packet.encode()[..], b"462-/admin,789[1]");
-        let packet = Outgoing {
+        let packet = Packet {
             kind: PacketType::ConnectError,
             attachments: 0,
             nsp: "/",

@@ -215,18 +215,7 @@ impl RecoveryStore {
 
     /// Sweep every `every` until the store is dropped.
     pub fn spawn_sweeper(self: &Arc<Self>, every: Duration) {
-        let store = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                match store.upgrade() {
-                    Some(store) => store.sweep(),
-                    None => return,
-                }
-            }
-        });
+        crate::periodic::spawn(self, every, RecoveryStore::sweep);
     }
 }
 

@@ -27,6 +27,7 @@ use super::access::Identity;
 use super::app::{ClientEvent, Deferred, SocketIoApp, SocketRef};
 use super::engine::EngineEnd;
 use super::webhook::Webhook;
+use crate::auth::limits::count_hit;
 use crate::config::{EventAction, SocketIoConfig};
 
 /// Longest accepted room parameter value.
@@ -490,6 +491,11 @@ impl SocketIoApp for HeraldApp {
         socket: &mut SocketRef<'_>,
         event: ClientEvent<'_>,
     ) -> Result<(), EngineEnd> {
+        if !socket.allow_message() {
+            count_hit("message_rate");
+            let refusal = Refusal::new("rate_limited", "too many messages; slow down");
+            return self.refuse(socket, &event, refusal).await;
+        }
         let Some(rule) = self.vocabulary.events.get(event.name) else {
             let refusal = Refusal::new("unknown_event", format!("no event {:?}", event.name));
             return self.refuse(socket, &event, refusal).await;

@@ -21,9 +21,11 @@ mod routes;
 mod socket;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::{HeaderMap, StatusCode};
 use dashmap::DashMap;
 
 use super::id::Id;
@@ -70,9 +72,9 @@ pub trait EngineApp: Send + Sync + 'static {
     /// the session's hub subscription).
     type Admission: Send + 'static;
 
-    /// Decide, before the handshake, whether a new session may open; `Err`
-    /// answers 503 with the reason (e.g. the server is shutting down).
-    fn admit(&self) -> Result<Self::Admission, String>;
+    /// Decide, before the handshake, whether a new session may open (e.g.
+    /// not while the server is shutting down, not from a refused origin).
+    fn admit(&self, remote: SocketAddr, headers: &HeaderMap) -> Result<Self::Admission, Refused>;
 
     /// Drive one session until it ends.
     fn run(
@@ -80,6 +82,13 @@ pub trait EngineApp: Send + Sync + 'static {
         admission: Self::Admission,
         socket: EngineSocket,
     ) -> impl Future<Output = ()> + Send;
+}
+
+/// A refused handshake: answered with this status and message.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub status: StatusCode,
+    pub message: String,
 }
 
 /// What every session of one endpoint shares: settings and the table of open

@@ -22,7 +22,7 @@ use serde_json::json;
 use super::packet;
 use super::polling::{PollSession, Upgrade};
 use super::socket::EngineSocket;
-use super::{Engine, EngineApp, EngineShared};
+use super::{Engine, EngineApp, EngineShared, Refused};
 use crate::protocol::socketio::id::Id;
 
 /// WebSocket frames of one batch are gathered up to this many bytes before a
@@ -88,11 +88,13 @@ async fn handle<A: EngineApp>(
             };
             let ws = configure(ws, shared);
             match sid {
-                None => open_websocket(engine, remote, ws),
+                None => open_websocket(engine, remote, &headers, ws),
                 Some(sid) => upgrade(shared, sid, ws),
             }
         }
-        (TransportKind::Polling, None) if method == Method::GET => open_polling(engine, remote),
+        (TransportKind::Polling, None) if method == Method::GET => {
+            open_polling(engine, remote, &headers)
+        }
         (TransportKind::Polling, None) => {
             engine_error(StatusCode::BAD_REQUEST, 2, "Bad handshake method")
         }
@@ -130,10 +132,19 @@ fn open_packet(shared: &EngineShared, sid: Id, upgrades: &[&str]) -> String {
     format!("0{handshake}")
 }
 
-fn open_polling<A: EngineApp>(engine: Arc<Engine<A>>, remote: SocketAddr) -> Response {
-    let admission = match engine.app.admit() {
+/// Engine.IO's answer to a refused handshake.
+fn refusal(refused: Refused) -> Response {
+    engine_error(refused.status, 4, &refused.message)
+}
+
+fn open_polling<A: EngineApp>(
+    engine: Arc<Engine<A>>,
+    remote: SocketAddr,
+    headers: &HeaderMap,
+) -> Response {
+    let admission = match engine.app.admit(remote, headers) {
         Ok(admission) => admission,
-        Err(reason) => return engine_error(StatusCode::SERVICE_UNAVAILABLE, 4, &reason),
+        Err(refused) => return refusal(refused),
     };
     let sid = Id::random();
     let session = PollSession::new(sid);
@@ -151,11 +162,12 @@ fn open_polling<A: EngineApp>(engine: Arc<Engine<A>>, remote: SocketAddr) -> Res
 fn open_websocket<A: EngineApp>(
     engine: Arc<Engine<A>>,
     remote: SocketAddr,
+    headers: &HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let admission = match engine.app.admit() {
+    let admission = match engine.app.admit(remote, headers) {
         Ok(admission) => admission,
-        Err(reason) => return engine_error(StatusCode::SERVICE_UNAVAILABLE, 4, &reason),
+        Err(refused) => return refusal(refused),
     };
     ws.on_upgrade(move |mut socket| async move {
         let sid = Id::random();

@@ -1,0 +1,171 @@
+//! Who may listen where (topic rules over a real socket) and who may
+//! publish (API keys on the producer endpoints).
+
+mod common;
+
+use common::tokens::{self, API_KEY, SECRET, claims};
+use common::{PhxClient, TestServer, Vsn};
+use herald::config::Config;
+use serde_json::json;
+
+fn secured(config: &mut Config) {
+    config.auth.jwt_secret = Some(SECRET.into());
+    config.auth.api_keys = vec![API_KEY.into()];
+}
+
+async fn client_for(server: &TestServer, token_claims: serde_json::Value) -> PhxClient {
+    let token = tokens::hs256(&token_claims);
+    PhxClient::connect_query(server, Vsn::V2, &format!("&token={token}")).await
+}
+
+#[tokio::test]
+async fn staff_of_one_business_cannot_hear_another() {
+    let server = TestServer::start_with(secured).await;
+    let mut staff_a = client_for(&server, claims("s-a", json!({"businessId": "biz-a"}))).await;
+    staff_a.join_ok("resources:biz-a-loc-1").await;
+    staff_a.join_ok("resources:biz-a").await;
+    let refused = staff_a.join("resources:biz-b-loc-1", json!({})).await;
+    assert_eq!(refused.payload["response"]["reason"], "unauthorized");
+    let refused = staff_a.join("resources:biz-b", json!({})).await;
+    assert_eq!(refused.payload["response"]["reason"], "unauthorized");
+
+    // What A joined is delivered; B's notifications never reach A.
+    let notification = |business: &str| {
+        json!({"type": "resource_created", "resourceType": "reservation", "businessId": business,
+               "locationId": "loc-1", "resourceId": "r1", "shardId": "s", "timestamp": "2026-12-03T10:00:00Z"})
+    };
+    let (status, _) = server
+        .post("/api/notifications", notification("biz-b"))
+        .await;
+    assert_eq!(status, 202);
+    let (status, _) = server
+        .post("/api/notifications", notification("biz-a"))
+        .await;
+    assert_eq!(status, 202);
+    let frame = staff_a.next_frame().await;
+    assert_eq!(frame.payload["businessId"], "biz-a");
+}
+
+#[tokio::test]
+async fn chat_topics_admit_the_user_and_their_business_coordinators() {
+    let server = TestServer::start_with(secured).await;
+    let mut user = client_for(&server, claims("u1", json!({}))).await;
+    user.join_ok("chat:b1:u1").await;
+    let other = user.join("chat:b1:u2", json!({})).await;
+    assert_eq!(other.payload["response"]["reason"], "unauthorized");
+
+    let mut coordinator = client_for(
+        &server,
+        claims("c1", json!({"businessId": "b1", "roles": ["coordinator"]})),
+    )
+    .await;
+    coordinator.join_ok("chat:b1:u1").await;
+    coordinator.join_ok("agents:b1").await;
+    let elsewhere = coordinator.join("agents:b2", json!({})).await;
+    assert_eq!(elsewhere.payload["response"]["reason"], "unauthorized");
+
+    let mut plain_staff = client_for(&server, claims("s1", json!({"businessId": "b1"}))).await;
+    let agents = plain_staff.join("agents:b1", json!({})).await;
+    assert_eq!(agents.payload["response"]["reason"], "unauthorized");
+}
+
+#[tokio::test]
+async fn admin_topics_need_the_admin_role() {
+    let server = TestServer::start_with(secured).await;
+    let mut admin = client_for(&server, claims("a1", json!({"cognito:groups": ["admin"]}))).await;
+    admin.join_ok("admin:alerts").await;
+    let mut user = client_for(&server, claims("u1", json!({"role": "staff"}))).await;
+    let refused = user.join("admin:alerts", json!({})).await;
+    assert_eq!(refused.payload["response"]["reason"], "unauthorized");
+    user.join_ok("global").await;
+    user.join_ok("channel:c-42").await;
+    let unmatched = user.join("elsewhere", json!({})).await;
+    assert_eq!(unmatched.payload["response"]["reason"], "unmatched topic");
+}
+
+#[tokio::test]
+async fn rules_from_a_config_file_replace_the_defaults() {
+    let server = TestServer::start_with(|c| {
+        secured(c);
+        let file: toml::Table = toml::from_str(
+            r#"
+[[topics]]
+pattern = "team:{team}"
+allow = { claims = { teams = "{team}" } }
+"#,
+        )
+        .unwrap();
+        c.topics = file["topics"].clone().try_into().unwrap();
+    })
+    .await;
+    let mut member = client_for(&server, claims("m1", json!({"teams": ["red", "blue"]}))).await;
+    member.join_ok("team:blue").await;
+    let refused = member.join("team:green", json!({})).await;
+    assert_eq!(refused.payload["response"]["reason"], "unauthorized");
+    // The shipped rules are gone: global is no longer a topic.
+    let gone = member.join("global", json!({})).await;
+    assert_eq!(gone.payload["response"]["reason"], "unmatched topic");
+}
+
+#[tokio::test]
+async fn producer_endpoints_need_an_api_key() {
+    let server = TestServer::start_with(secured).await;
+    let http = reqwest::Client::new();
+    let body = json!({"topic": "global", "event": "news", "payload": {}});
+    let call = |request: reqwest::RequestBuilder| {
+        let request = request.json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            (
+                status,
+                body["error"]["code"].as_str().unwrap_or("").to_owned(),
+            )
+        }
+    };
+    let url = server.url("/api/publish");
+    assert_eq!(
+        call(http.post(&url)).await,
+        (401, "api_key_required".into())
+    );
+    assert_eq!(
+        call(http.post(&url).header("x-api-key", "wrong-key-0123456789")).await,
+        (401, "invalid_api_key".into())
+    );
+    assert_eq!(
+        call(http.post(&url).bearer_auth("wrong-key-0123456789")).await,
+        (401, "invalid_api_key".into())
+    );
+    // A valid user token is a credential without the right to publish.
+    let user = tokens::hs256(&claims("u1", json!({})));
+    assert_eq!(
+        call(http.post(&url).bearer_auth(&user)).await,
+        (403, "producer_key_required".into())
+    );
+    assert_eq!(
+        call(http.post(&url).header("x-api-key", API_KEY)).await.0,
+        202
+    );
+    assert_eq!(call(http.post(&url).bearer_auth(API_KEY)).await.0, 202);
+
+    // Every producer route is guarded, not only publish.
+    for path in ["/api/broadcast", "/api/notifications"] {
+        let response = http
+            .post(server.url(path))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+    }
+    let history = http
+        .get(server.url("/api/topics/global/history"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(history.status(), 401);
+    // Health stays open for load balancers.
+    let health = http.get(server.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}

@@ -1,0 +1,102 @@
+// Tokens with the real `phoenix` client: through `params` and through the
+// `authToken` option (a Sec-WebSocket-Protocol entry), refused tokens, and
+// API keys for producers.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { Socket } from "phoenix";
+import WebSocket from "ws";
+import { startHerald, Inbox, sleep } from "./lib/herald.mjs";
+
+const SECRET = "node-test-secret-0123456789";
+const API_KEY = "node-producer-key-0123456789";
+
+const b64url = (value) => Buffer.from(value).toString("base64url");
+
+/** An HS256 JWT, as the web app's backend would issue it. */
+function jwt(claims) {
+  const header = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+  const body = b64url(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims }));
+  const signature = createHmac("sha256", SECRET).update(`${header}.${body}`).digest("base64url");
+  return `${header}.${body}.${signature}`;
+}
+
+const started = [];
+after(async () => {
+  for (const herald of started) await herald.kill9();
+});
+
+async function securedHerald() {
+  const h = await startHerald({ JWT_SECRET: SECRET, HERALD_API_KEYS: API_KEY });
+  started.push(h);
+  return h;
+}
+
+function joinResult(channel) {
+  return new Promise((resolve) => {
+    channel
+      .join()
+      .receive("ok", (response) => resolve({ status: "ok", response }))
+      .receive("error", (response) => resolve({ status: "error", response }))
+      .receive("timeout", () => resolve({ status: "timeout" }));
+  });
+}
+
+async function checkSocket(h, options) {
+  const socket = new Socket(`${h.wsUrl}/socket`, {
+    transport: WebSocket,
+    reconnectAfterMs: () => 200,
+    ...options,
+  });
+  socket.connect();
+  const own = socket.channel("user:alice", {});
+  const inbox = new Inbox();
+  own.on("notice", (payload) => inbox.push(payload));
+  assert.equal((await joinResult(own)).status, "ok");
+  const other = await joinResult(socket.channel("user:bob", {}));
+  assert.deepEqual(other, { status: "error", response: { reason: "unauthorized" } });
+
+  const published = await h.post(
+    "/api/publish",
+    { topic: "user:alice", event: "notice", payload: { text: "hi" } },
+    { "x-api-key": API_KEY },
+  );
+  assert.equal(published.status, 202);
+  const [payload] = await inbox.waitForCount(1);
+  assert.equal(payload.text, "hi");
+  socket.disconnect();
+}
+
+test("phoenix.js with the token in params", async () => {
+  const h = await securedHerald();
+  await checkSocket(h, { params: { token: jwt({ sub: "alice" }) } });
+});
+
+test("phoenix.js with the authToken option", async () => {
+  const h = await securedHerald();
+  // Claims with characters that base64 encodes as + and /, which phoenix.js
+  // (btoa) does not make URL-safe.
+  await checkSocket(h, { authToken: jwt({ sub: "alice", note: "???>>>~~~" }) });
+});
+
+test("phoenix.js with a bad token never opens, and producers need the key", async () => {
+  const h = await securedHerald();
+  let opened = false;
+  let errors = 0;
+  const socket = new Socket(`${h.wsUrl}/socket`, {
+    transport: WebSocket,
+    reconnectAfterMs: () => 100,
+    params: { token: jwt({ sub: "alice" }).slice(0, -4) + "AAAA" },
+  });
+  socket.onOpen(() => (opened = true));
+  socket.onError(() => (errors += 1));
+  socket.connect();
+  await sleep(600);
+  socket.disconnect();
+  assert.equal(opened, false);
+  assert.ok(errors >= 1, "the client saw the refusal");
+
+  const withoutKey = await h.post("/api/publish", { topic: "global", event: "x", payload: {} });
+  assert.equal(withoutKey.status, 401);
+  assert.equal(withoutKey.body.error.code, "api_key_required");
+});
