@@ -2,6 +2,7 @@
 //! loopback port, and a raw WebSocket client that speaks Phoenix frames.
 #![allow(dead_code)]
 
+pub mod sio;
 pub mod tokens;
 
 use std::time::Duration;
