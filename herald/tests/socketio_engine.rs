@@ -242,6 +242,23 @@ async fn a_client_close_packet_ends_the_session() {
     }
 }
 
+/// On the echo endpoint, a message comes straight back over the socket.
+async fn assert_echoes(socket: &mut EioSocket, path: &str) {
+    if path == "/engine.io/" {
+        socket.send("4hello").await;
+        assert_eq!(socket.recv().await, Frame::Text("4hello".into()));
+    }
+}
+
+/// Open a WebSocket for polling session `sid` and send the probe and the
+/// upgrade packet at once, without waiting (as the suites do).
+async fn rushed_upgrade(server: &ConformanceServer, path: &str, sid: &str) -> EioSocket {
+    let mut socket = upgrade_socket(server, path, sid).await;
+    socket.send("2probe").await;
+    socket.send("5").await;
+    socket
+}
+
 async fn upgrade_socket(server: &ConformanceServer, path: &str, sid: &str) -> EioSocket {
     let url = format!(
         "{}{path}?EIO=4&transport=websocket&sid={sid}",
@@ -261,10 +278,7 @@ async fn polling_upgrades_to_websocket() {
         // The paused poll is released with a noop.
         assert_eq!(session.get().await, (200, "6".into()));
         socket.send("5").await;
-        if path == "/engine.io/" {
-            socket.send("4hello").await;
-            assert_eq!(socket.recv().await, Frame::Text("4hello".into()));
-        }
+        assert_echoes(&mut socket, path).await;
     }
 }
 
@@ -289,16 +303,11 @@ async fn after_an_upgrade_polling_requests_are_refused() {
     let server = ConformanceServer::start().await;
     for path in PATHS {
         let (session, _) = Polling::open(&server.base, path).await;
-        let mut socket = upgrade_socket(&server, path, &session.sid).await;
-        socket.send("2probe").await;
-        socket.send("5").await;
+        let mut socket = rushed_upgrade(&server, path, &session.sid).await;
         assert_eq!(session.get().await.0, 400);
         assert_eq!(session.post("4x").await.0, 400);
         assert_eq!(socket.recv().await, Frame::Text("3probe".into()));
-        if path == "/engine.io/" {
-            socket.send("4hello").await;
-            assert_eq!(socket.recv().await, Frame::Text("4hello".into()));
-        }
+        assert_echoes(&mut socket, path).await;
     }
 }
 
@@ -307,19 +316,14 @@ async fn after_an_upgrade_a_second_websocket_is_refused() {
     let server = ConformanceServer::start().await;
     for path in PATHS {
         let (session, _) = Polling::open(&server.base, path).await;
-        let mut socket = upgrade_socket(&server, path, &session.sid).await;
-        socket.send("2probe").await;
-        socket.send("5").await;
+        let mut socket = rushed_upgrade(&server, path, &session.sid).await;
         assert_eq!(socket.recv().await, Frame::Text("3probe".into()));
         let url = format!(
             "{}{path}?EIO=4&transport=websocket&sid={}",
             server.ws_base, session.sid
         );
         assert_eq!(EioSocket::try_open(&url).await.err(), Some(400));
-        if path == "/engine.io/" {
-            socket.send("4hello").await;
-            assert_eq!(socket.recv().await, Frame::Text("4hello".into()));
-        }
+        assert_echoes(&mut socket, path).await;
     }
 }
 

@@ -212,10 +212,7 @@ async fn socket_io_works_over_long_polling_too() {
             .0,
         200
     );
-    let mut packets = Vec::new();
-    while packets.len() < 3 {
-        packets.extend(session.poll_packets().await);
-    }
+    let packets = session.poll_at_least(3).await;
     assert!(packets[0].starts_with("40{\"sid\":"), "{packets:?}");
     assert_eq!(packets[1], r#"42["auth",{}]"#);
     assert_eq!(packets[2], r#"42["message-back","right after connect"]"#);

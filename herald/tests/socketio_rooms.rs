@@ -439,10 +439,7 @@ async fn polling_clients_receive_broadcasts_and_events_sent_with_connect() {
             .0,
         200
     );
-    let mut packets = Vec::new();
-    while packets.len() < 3 {
-        packets.extend(session.poll_packets().await);
-    }
+    let packets = session.poll_at_least(3).await;
     assert!(packets[0].starts_with("40{"), "{packets:?}");
     assert!(packets[1].starts_with("42[\"connected\""), "{packets:?}");
     assert_eq!(

@@ -206,6 +206,15 @@ impl Polling {
         (status, response.text().await.unwrap())
     }
 
+    /// GET until at least `count` packets other than pings came.
+    pub async fn poll_at_least(&self, count: usize) -> Vec<String> {
+        let mut packets = Vec::new();
+        while packets.len() < count {
+            packets.extend(self.poll_packets().await);
+        }
+        packets
+    }
+
     /// GET until a payload other than pings arrives (answering them);
     /// returns its packets.
     pub async fn poll_packets(&self) -> Vec<String> {
