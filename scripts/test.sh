@@ -41,10 +41,24 @@ command -v curl >/dev/null || apt_install curl
 if ! command -v pg_ctlcluster >/dev/null; then
   apt_install postgresql
 fi
+pg_version=$(ls /etc/postgresql | sort -V | tail -1)
 if ! (echo > /dev/tcp/127.0.0.1/5432) 2>/dev/null; then
   log "starting PostgreSQL"
-  version=$(ls /etc/postgresql | sort -V | tail -1)
-  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start || true
+fi
+for _ in $(seq 1 30); do
+  pg_isready -q -h 127.0.0.1 -p 5432 && break
+  sleep 1
+done
+# The tests connect as postgres over loopback without a password (Debian's
+# default asks for one): trust loopback for that role on this test machine.
+if ! psql -h 127.0.0.1 -U postgres -w -Atc 'select 1' >/dev/null 2>&1; then
+  hba="/etc/postgresql/$pg_version/main/pg_hba.conf"
+  log "trusting loopback connections of role postgres ($hba)"
+  sed -i '1i host all postgres ::1/128 trust' "$hba"
+  sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+  pg_ctlcluster --skip-systemctl-redirect "$pg_version" main reload
+  sleep 1
 fi
 # Redis: the backplane tests spawn their own redis-server on a free port.
 command -v redis-server >/dev/null || apt_install redis-server

@@ -3,7 +3,8 @@
 //! Sources, later ones overriding earlier ones: built-in defaults, an optional
 //! TOML file (`--config herald.toml`), the environment, then command-line
 //! flags. The environment understands the plain names used by the systems
-//! Herald replaces (`PORT`, `HOST`, `LOG_LEVEL`, `LOG_FORMAT`, `CORS_ORIGIN`)
+//! Herald replaces (`PORT`, `HOST`, `LOG_LEVEL`, `LOG_FORMAT`, `CORS_ORIGIN`,
+//! `DATABASE_URL`)
 //! and, for everything else, `HERALD_<SECTION>__<KEY>` (for example
 //! `HERALD_SOCKET__IDLE_TIMEOUT_SECS=30`). Authentication reads `JWT_SECRET`,
 //! `JWKS_URL`, `COGNITO_USER_POOL_ID`, `COGNITO_REGION` and
@@ -21,10 +22,12 @@ use serde::{Deserialize, Serialize};
 use crate::auth::config::{AuthConfig, LimitsConfig};
 use crate::auth::rules::{TopicRule, default_rules};
 use crate::hub::{HistoryPolicy, HubConfig, Retention, RetentionRule};
+use crate::inbox::InboxSettings;
 use crate::protocol::phoenix::PhoenixSettings;
 use crate::protocol::socketio::SocketIoSettings;
 use crate::protocol::socketio::vocabulary::{Vocabulary, VocabularyError};
 
+use crate::store::StoreSettings;
 pub use socketio::{EventAction, EventConfig, RoomTemplateConfig, SocketIoConfig};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +43,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Allowed origins for CORS: `*` or a comma-separated list (`CORS_ORIGIN`).
     pub cors_origin: String,
+    /// Where the durable inbox lives: `sqlite://herald.db` (default, a file
+    /// next to the process) or `postgres://user@host/db` (`DATABASE_URL`).
+    pub database_url: String,
     pub http: HttpConfig,
     pub socket: SocketConfig,
     pub history: HistoryConfig,
@@ -51,6 +57,52 @@ pub struct Config {
     /// Who may join which topics: ordered rules (see README "Topic rules").
     /// A file's `[[topics]]` replace the shipped list as a whole.
     pub topics: Vec<TopicRule>,
+    pub store: StoreConfig,
+    pub inbox: InboxConfig,
+}
+
+/// Connection pool of the store (see README "Storage").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Connections kept open to the database.
+    pub max_connections: u32,
+    /// Seconds a query may wait for a free connection.
+    pub acquire_timeout_secs: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        let settings = StoreSettings::default();
+        Self {
+            max_connections: settings.max_connections,
+            acquire_timeout_secs: settings.acquire_timeout.as_secs(),
+        }
+    }
+}
+
+/// Retention of the per-user inbox (see README "Inbox").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InboxConfig {
+    /// Notifications kept per user; the oldest beyond it are deleted. 0: no cap.
+    pub max_per_user: u64,
+    /// Seconds a notification lives when the producer gives no expiry; 0:
+    /// until deleted or pushed out by the cap.
+    pub default_ttl_secs: u64,
+    /// Seconds between two retention passes (expiry and cap).
+    pub sweep_interval_secs: u64,
+}
+
+impl Default for InboxConfig {
+    fn default() -> Self {
+        let settings = InboxSettings::default();
+        Self {
+            max_per_user: settings.max_per_user,
+            default_ttl_secs: settings.default_ttl.map_or(0, |ttl| ttl.as_secs()),
+            sweep_interval_secs: settings.sweep_interval.as_secs(),
+        }
+    }
 }
 
 /// Per-topic history kept for recovery (see README "Recovery").
@@ -151,10 +203,13 @@ impl Default for Config {
             log_level: "info".into(),
             log_format: LogFormat::Text,
             cors_origin: "*".into(),
+            database_url: "sqlite://herald.db".into(),
             http: HttpConfig::default(),
             socket: SocketConfig::default(),
             history: HistoryConfig::default(),
             socketio: SocketIoConfig::default(),
+            store: StoreConfig::default(),
+            inbox: InboxConfig::default(),
             auth: AuthConfig::default(),
             limits: LimitsConfig::default(),
             topics: default_rules(),
@@ -191,6 +246,7 @@ const PLAIN_ENV: &[(&str, &str)] = &[
     ("LOG_LEVEL", "log_level"),
     ("LOG_FORMAT", "log_format"),
     ("CORS_ORIGIN", "cors_origin"),
+    ("DATABASE_URL", "database_url"),
     ("JWT_SECRET", "auth.jwt_secret"),
     ("JWKS_URL", "auth.jwks_url"),
     ("COGNITO_USER_POOL_ID", "auth.cognito_user_pool_id"),
@@ -285,6 +341,23 @@ impl Config {
         }
     }
 
+    pub fn store(&self) -> StoreSettings {
+        StoreSettings {
+            url: self.database_url.clone(),
+            max_connections: self.store.max_connections.max(1),
+            acquire_timeout: Duration::from_secs(self.store.acquire_timeout_secs),
+        }
+    }
+
+    pub fn inbox(&self) -> InboxSettings {
+        InboxSettings {
+            max_per_user: self.inbox.max_per_user,
+            default_ttl: (self.inbox.default_ttl_secs > 0)
+                .then(|| Duration::from_secs(self.inbox.default_ttl_secs)),
+            sweep_interval: Duration::from_secs(self.inbox.sweep_interval_secs.max(1)),
+        }
+    }
+
     pub fn phoenix(&self) -> PhoenixSettings {
         PhoenixSettings {
             max_channels: self.socket.max_channels,
@@ -318,6 +391,7 @@ mod tests {
             jail.set_env("PORT", "6000");
             jail.set_env("HERALD_SOCKET__IDLE_TIMEOUT_SECS", "9");
             jail.set_env("LOG_FORMAT", "json");
+            jail.set_env("DATABASE_URL", "postgres://postgres@127.0.0.1/herald");
             let overrides = Overrides {
                 log_level: Some("debug".into()),
                 ..Overrides::default()
@@ -330,6 +404,7 @@ mod tests {
             assert_eq!(config.socket.idle_timeout_secs, 9);
             assert_eq!(config.log_format, LogFormat::Json);
             assert_eq!(config.log_level, "debug");
+            assert_eq!(config.database_url, "postgres://postgres@127.0.0.1/herald");
             Ok(())
         });
     }
@@ -385,6 +460,7 @@ mod tests {
             assert_eq!(config.port, 4000);
             assert_eq!(config.host, "0.0.0.0");
             assert_eq!(config.socket.max_channels, 100);
+            assert_eq!(config.database_url, "sqlite://herald.db");
             Ok(())
         });
     }

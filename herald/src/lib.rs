@@ -9,6 +9,9 @@
 //! - [`hub`]: topics, subscriptions and fan-out; knows nothing of sockets or
 //!   HTTP.
 //! - [`protocol`]: the wire protocols spoken to clients.
+//! - [`client_events`]: events clients push on joined topics, answered by
+//!   services (the inbox) whatever the transport.
+//! - [`inbox`]: the durable per-user inbox; [`store`]: SQLite or PostgreSQL.
 //! - [`web`]: the `/test` page.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`net`]: accepting TCP connections (handshake deadline).
@@ -18,12 +21,15 @@
 
 pub mod api;
 pub mod auth;
+pub mod client_events;
 pub mod config;
 pub mod http_error;
 pub mod hub;
+pub mod inbox;
 pub mod metrics;
 pub mod net;
 pub mod periodic;
 pub mod protocol;
 pub mod server;
+pub mod store;
 pub mod web;

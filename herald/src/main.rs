@@ -15,6 +15,7 @@ Environment (overrides the config file; flags override both):
   LOG_FORMAT                 text or json (default text)
   CORS_ORIGIN                allowed origins for HTTP and WebSocket upgrades:
                              * or a comma-separated list (default *)
+  DATABASE_URL               inbox storage: sqlite://herald.db (default) or postgres://...
   JWT_SECRET                 shared secret for HS256/384/512 client tokens
   JWKS_URL                   JWKS with the public keys of RS*/ES* client tokens
   COGNITO_USER_POOL_ID       an AWS Cognito pool (derives JWKS URL and issuer)
@@ -28,6 +29,10 @@ Environment (overrides the config file; flags override both):
                              HERALD_SOCKET__MAX_FRAME_BYTES=65536
                              HERALD_SOCKET__OUTBOUND_QUEUE=1024
                              HERALD_SOCKET__READ_BUFFER_BYTES=256
+                             HERALD_STORE__MAX_CONNECTIONS=8
+                             HERALD_INBOX__MAX_PER_USER=1000
+                             HERALD_INBOX__DEFAULT_TTL_SECS=0
+                             HERALD_INBOX__SWEEP_INTERVAL_SECS=60
                              HERALD_AUTH__ALLOW_ANONYMOUS=true
                              HERALD_LIMITS__MESSAGES_PER_SECOND=50
                              HERALD_LIMITS__MAX_CONNECTIONS_PER_USER=100
@@ -115,9 +120,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {address}"))?;
     tracing::info!(address = %listener.local_addr()?, version = env!("CARGO_PKG_VERSION"), "herald listening");
-    Herald::new(config)?
-        .serve(listener, shutdown_signal())
-        .await?;
+    let herald = Herald::open(config).await.context("starting herald")?;
+    herald.serve(listener, shutdown_signal()).await?;
     tracing::info!("herald stopped");
     Ok(())
 }

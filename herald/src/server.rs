@@ -1,10 +1,10 @@
-//! Puts the parts together: builds the hub, the HTTP API, the socket
-//! transports and the test page into one axum app, serves it, and shuts it
-//! down gracefully.
+//! Puts the parts together: opens the store, builds the hub, the inbox, the
+//! HTTP API, the socket transports and the test page into one axum app,
+//! serves it, and shuts it down gracefully.
 //!
 //! Shutdown order: stop accepting connections, ask every socket to close (each
 //! tells its client why), let in-flight HTTP requests finish, and give up
-//! after `http.shutdown_timeout_secs`.
+//! after `http.shutdown_timeout_secs`; then close the store.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -22,19 +22,24 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use crate::api::{self, ApiState};
 use crate::auth::limits::{ConnectionLimits, RateSettings};
 use crate::auth::{Auth, AuthConfigError};
+use crate::client_events::ClientEvents;
 use crate::config::Config;
 use crate::http_error::HttpError;
 use crate::hub::Hub;
+use crate::inbox::{Inbox, InboxEvents};
 use crate::net::HandshakeListener;
 use crate::protocol::phoenix::{self, PhoenixEndpoint};
 use crate::protocol::socketio::access::Access;
 use crate::protocol::socketio::vocabulary::{HeraldApp, Vocabulary};
 use crate::protocol::socketio::{self, SocketIoEndpoint};
+use crate::store::{Store, StoreError};
 use crate::web;
 
-/// A running Herald: its hub and the app that serves it.
+/// A running Herald: its hub, its inbox and the app that serves them.
 pub struct Herald {
     pub hub: Arc<Hub>,
+    pub inbox: Arc<Inbox>,
+    pub store: Store,
     pub app: Router,
     pub config: Config,
 }
@@ -44,10 +49,15 @@ pub struct Herald {
 pub enum StartError {
     #[error("authentication settings: {0}")]
     Auth(#[from] AuthConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl Herald {
-    pub fn new(config: Config) -> Result<Self, StartError> {
+    /// Check the authentication settings, open the store (applying
+    /// migrations), then build everything on it. Must run inside a Tokio
+    /// runtime (background tasks start here).
+    pub async fn open(config: Config) -> Result<Self, StartError> {
         crate::metrics::install();
         let auth = Auth::from_config(&config.auth, &config.topics)?;
         if !auth.is_enabled() {
@@ -56,6 +66,7 @@ impl Herald {
                  set JWT_SECRET, JWKS_URL or COGNITO_USER_POOL_ID, and HERALD_API_KEYS"
             );
         }
+        let store = Store::open(&config.store()).await?;
         let hub = Hub::new(config.hub());
         hub.spawn_sweeper(Duration::from_secs(30));
         let vocabulary = Vocabulary::from_config(&config.socketio).unwrap_or_else(|err| {
@@ -79,8 +90,11 @@ impl Herald {
         );
         let socketio_stats = socketio_endpoint.shared.stats.clone();
         let (socketio_routes, _) = socketio::router(socketio_endpoint);
+        let inbox = Inbox::new(store.clone(), hub.clone(), config.inbox());
+        inbox.spawn_retention();
         let api_state = Arc::new(ApiState {
             hub: hub.clone(),
+            inbox: inbox.clone(),
             auth: auth.clone(),
             started: Instant::now(),
             socketio: socketio_stats,
@@ -92,6 +106,7 @@ impl Herald {
             connection_limits,
             message_rate,
             allowed_origins: config.allowed_origins(),
+            events: ClientEvents::default().with(Arc::new(InboxEvents(inbox.clone()))),
         });
         let app = Router::new()
             .merge(api::router(api_state))
@@ -102,7 +117,13 @@ impl Herald {
             .fallback(|| async { HttpError::not_found("no such route").into_response() })
             .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
             .layer(cors_layer(&config.cors_origin));
-        Ok(Self { hub, app, config })
+        Ok(Self {
+            hub,
+            inbox,
+            store,
+            app,
+            config,
+        })
     }
 
     /// Serve on `listener` until `shutdown` resolves, then close gracefully.
@@ -112,6 +133,7 @@ impl Herald {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let hub = self.hub.clone();
+        let store = self.store.clone();
         let grace = Duration::from_secs(self.config.http.shutdown_timeout_secs);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let signal_hub = hub.clone();
@@ -141,7 +163,7 @@ impl Herald {
             hub.wait_until_no_connections().await;
             Ok::<(), std::io::Error>(())
         };
-        tokio::select! {
+        let result = tokio::select! {
             result = drain => result,
             () = async move {
                 let _ = stop_rx_for_timer.wait_for(|stop| *stop).await;
@@ -150,7 +172,9 @@ impl Herald {
                 tracing::warn!("shutdown grace period over; closing what is left");
                 Ok(())
             }
-        }
+        };
+        store.close().await;
+        result
     }
 }
 

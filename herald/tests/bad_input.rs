@@ -113,6 +113,7 @@ async fn an_oversized_frame_closes_with_1009() {
     offender.send_raw(&text).await;
     let close = offender.expect_close().await;
     assert_eq!(close.map(|(code, _)| code), Some(1009));
+    assert_eq!(server.limit_hits("frame_size").await, 1);
     bystander_still_receives(&server, &mut bystander, 1).await;
 }
 

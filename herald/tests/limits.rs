@@ -15,21 +15,6 @@ fn token_for(user: &str) -> String {
     format!("&token={}", tokens::hs256(&claims(user, json!({}))))
 }
 
-/// The limit counter as /metrics shows it.
-async fn limit_hits(server: &TestServer, limit: &str) -> u64 {
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let needle = format!("herald_limit_hits_total{{limit=\"{limit}\"}} ");
-    text.lines()
-        .find_map(|line| line.strip_prefix(&needle))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn connections_per_user_are_capped() {
     let server = TestServer::start_with(|c| {
@@ -39,7 +24,7 @@ async fn connections_per_user_are_capped() {
     .await;
     let first = PhxClient::connect_query(&server, Vsn::V2, &token_for("ann")).await;
     let _second = PhxClient::connect_query(&server, Vsn::V2, &token_for("ann")).await;
-    let before = limit_hits(&server, "connections_per_user").await;
+    let before = server.limit_hits("connections_per_user").await;
     let third = PhxClient::try_connect(&server, Vsn::V2, &token_for("ann"), &[]).await;
     let Err((status, body)) = third else {
         panic!("a third connection was let in")
@@ -48,10 +33,7 @@ async fn connections_per_user_are_capped() {
         (status, body["error"]["code"].clone()),
         (429, json!("too_many_user_connections"))
     );
-    assert_eq!(
-        limit_hits(&server, "connections_per_user").await,
-        before + 1
-    );
+    assert_eq!(server.limit_hits("connections_per_user").await, before + 1);
     // Another user is not affected.
     let mut ben = PhxClient::connect_query(&server, Vsn::V2, &token_for("ben")).await;
     ben.join_ok("user:ben").await;
@@ -114,7 +96,7 @@ async fn a_flooding_client_is_rate_limited_and_others_are_not() {
         statuses[5..].iter().all(|s| s == "rate_limited"),
         "{statuses:?}"
     );
-    assert!(limit_hits(&server, "message_rate").await >= 3);
+    assert!(server.limit_hits("message_rate").await >= 3);
     let r = calm.push(None, "phoenix", "heartbeat", json!({})).await;
     assert_eq!(calm.expect_reply(&r).await.payload["status"], "ok");
     // The bucket refills: after a pause the flooder may speak again.
@@ -145,7 +127,7 @@ async fn a_connection_that_never_sends_its_handshake_is_closed() {
             Err(_) => panic!("the connection was not closed"),
         }
     }
-    assert!(limit_hits(&server, "handshake_timeout").await >= 2);
+    assert!(server.limit_hits("handshake_timeout").await >= 2);
     // The established socket outlives the deadline.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let r = good.push(None, "phoenix", "heartbeat", json!({})).await;
@@ -200,7 +182,7 @@ async fn refused_joins_are_counted_and_the_socket_lives_on() {
     let mut client = PhxClient::connect_query(&server, Vsn::V2, &token_for("ann")).await;
     let refused = client.join("user:ben", json!({})).await;
     assert_eq!(refused.payload["response"]["reason"], "unauthorized");
-    assert_eq!(limit_hits(&server, "join_denied").await, 1);
+    assert_eq!(server.limit_hits("join_denied").await, 1);
     client.join_ok("user:ann").await;
     assert!(matches!(
         client.next_within(Duration::from_millis(100)).await,

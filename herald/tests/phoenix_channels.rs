@@ -125,6 +125,7 @@ async fn many_topics_per_socket_up_to_the_limit() {
     }
     seen.sort();
     assert_eq!(seen, [0, 1, 2]);
+    assert_eq!(server.limit_hits("max_channels").await, 1);
 }
 
 #[tokio::test]

@@ -2,9 +2,8 @@
 // HTTP API, leave, both serializers, and rejoin after the server drops.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { Socket } from "phoenix";
-import WebSocket from "ws";
 import { startHerald, Inbox, sleep, waitFor } from "./lib/herald.mjs";
+import { joined, positionOf, serializers, socketFor } from "./lib/phoenix.mjs";
 
 const notification = {
   type: "resource_created",
@@ -27,36 +26,7 @@ async function herald(env) {
   return h;
 }
 
-function socketFor(h, options = {}) {
-  const socket = new Socket(`${h.wsUrl}/socket`, {
-    transport: WebSocket,
-    reconnectAfterMs: () => 100,
-    rejoinAfterMs: () => 100,
-    ...options,
-  });
-  socket.connect();
-  return socket;
-}
-
-function joined(channel) {
-  return new Promise((resolve, reject) => {
-    channel
-      .join()
-      .receive("ok", resolve)
-      .receive("error", (reply) => reject(new Error(`join refused: ${JSON.stringify(reply)}`)))
-      .receive("timeout", () => reject(new Error("join timed out")));
-  });
-}
-
-// phoenix.js speaks V2 by default; V1 needs JSON object frames.
-const v1 = {
-  vsn: "1.0.0",
-  encode: (msg, callback) =>
-    callback(JSON.stringify({ join_ref: msg.join_ref, ref: msg.ref, topic: msg.topic, event: msg.event, payload: msg.payload })),
-  decode: (raw, callback) => callback(JSON.parse(raw)),
-};
-
-for (const [name, options] of [["V2", {}], ["V1", v1]]) {
+for (const [name, options] of serializers) {
   test(`phoenix.js (${name}): notification reaches both topics, nothing after leave`, async () => {
     const h = await herald();
     const socket = socketFor(h, options);
@@ -138,8 +108,7 @@ test("phoenix.js recovers missed messages on rejoin with `since`", async () => {
   const channel = socket.channel("chat:b1:u1", () => (position ? { since: position } : {}));
   const replies = [];
   channel.on("msg", (payload, ref) => {
-    const at = ref.lastIndexOf(":");
-    position = { epoch: ref.slice(0, at), offset: Number(ref.slice(at + 1)) };
+    position = positionOf(ref);
     received.push(payload.n);
   });
   channel.join().receive("ok", (reply) => {

@@ -1,8 +1,13 @@
 //! Shared helpers for the integration tests: an in-process Herald on a free
-//! loopback port, and a raw WebSocket client that speaks Phoenix frames.
+//! loopback port (on a throwaway SQLite or PostgreSQL database), and a raw
+//! WebSocket client that speaks Phoenix frames.
 #![allow(dead_code)]
 
+mod db;
 pub mod sio;
+
+pub use db::TestDb;
+pub use herald::store::Engine;
 pub mod tokens;
 
 use std::time::Duration;
@@ -10,6 +15,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use herald::config::Config;
 use herald::hub::Hub;
+use herald::inbox::Inbox;
 use herald::server::Herald;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -21,14 +27,41 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const WAIT: Duration = Duration::from_secs(5);
 
+/// Define each listed `async fn name(engine: Engine)` test twice: once on
+/// SQLite (`sqlite::name`) and once on PostgreSQL (`postgres::name`).
+#[allow(unused_macros)]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::common::Engine::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::common::Engine::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
 pub struct TestServer {
     pub base: String,
     pub ws_base: String,
     pub hub: std::sync::Arc<Hub>,
+    pub inbox: std::sync::Arc<Inbox>,
     /// The first configured API key, sent by [`TestServer::post`].
     pub api_key: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// Dropped after the server is told to stop.
+    _db: TestDb,
 }
 
 impl TestServer {
@@ -36,10 +69,18 @@ impl TestServer {
         Self::start_with(|_| {}).await
     }
 
+    /// A server on a fresh SQLite file, with `tweak` applied to its config.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_on(Engine::Sqlite, tweak).await
+    }
+
+    /// A server on a fresh database of `engine`.
+    pub async fn start_on(engine: Engine, tweak: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDb::create(engine).await;
         let mut config = Config {
             host: "127.0.0.1".into(),
             port: 0,
+            database_url: db.url.clone(),
             ..Config::default()
         };
         config.http.shutdown_timeout_secs = 5;
@@ -47,8 +88,9 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let api_key = config.auth.api_keys.first().cloned();
-        let herald = Herald::new(config).unwrap();
+        let herald = Herald::open(config).await.unwrap();
         let hub = herald.hub.clone();
+        let inbox = herald.inbox.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(herald.serve(listener, async move {
             let _ = stopped.await;
@@ -57,9 +99,11 @@ impl TestServer {
             base: format!("http://{address}"),
             ws_base: format!("ws://{address}"),
             hub,
+            inbox,
             api_key,
             stop: Some(stop),
             task: Some(task),
+            _db: db,
         }
     }
 
@@ -77,7 +121,21 @@ impl TestServer {
 
     /// POST JSON with the server's API key (when it has one).
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let mut request = reqwest::Client::new().post(self.url(path)).json(&body);
+        self.request(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Any request, with the server's API key (when it has one); the
+    /// answer's status and JSON body (`Null` when empty).
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = reqwest::Client::new().request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
         if let Some(key) = &self.api_key {
             request = request.header("x-api-key", key);
         }
@@ -85,6 +143,25 @@ impl TestServer {
         let status = response.status().as_u16();
         let body = response.json::<Value>().await.unwrap_or(Value::Null);
         (status, body)
+    }
+
+    /// How often a limit was hit, as `/metrics` counts it.
+    pub async fn limit_hits(&self, limit: &str) -> u64 {
+        let text = reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let needle = format!("herald_limit_hits_total{{limit=\"{limit}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&needle))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.request(reqwest::Method::GET, path, None).await
     }
 
     /// GET `path` and parse the JSON body (panics on a non-JSON answer).

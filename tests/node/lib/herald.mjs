@@ -3,6 +3,8 @@
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -33,8 +35,19 @@ export async function waitFor(what, predicate, timeoutMs = 5000) {
   }
 }
 
+let databases = 0;
+
 export async function startHerald(env = {}, port = undefined) {
   port = port ?? (await freePort());
+  if (!env.DATABASE_URL) {
+    // A fresh SQLite file per Herald (kept across restart(), which reuses env),
+    // never the default herald.db in the working directory.
+    const file = path.join(os.tmpdir(), `herald-node-${process.pid}-${port}-${databases++}.db`);
+    env = { ...env, DATABASE_URL: `sqlite://${file}` };
+    process.once("exit", () => {
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
+    });
+  }
   const child = spawn(binary, ["serve"], {
     env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "inherit", "inherit"],

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use super::frame::{self, DecodeError, Inbound, Outbound, Serializer};
 use super::{ConnectParams, PhoenixEndpoint, Session};
 use crate::auth::limits::{MessageRate, count_hit};
+use crate::client_events::EventReply;
 use crate::hub::{CloseReason, Message, Position, Subscriber, TopicName, validate_topic_name};
 
 /// WebSocket close codes used by this transport.
@@ -301,10 +302,31 @@ impl Connection {
                         .reply(&inbound, false, &reason_json("unmatched topic"))
                         .await;
                 }
-                // No topic defines client events yet: name the refused event.
-                let response = unknown_event_json(event);
-                self.reply(&inbound, false, &response).await
+                self.client_event(&inbound, event).await
             }
+        }
+    }
+
+    /// An event pushed on a joined topic, for the service that claims the
+    /// topic (the inbox on `user:*`); refused by name when none does.
+    async fn client_event(&mut self, inbound: &Inbound, event: &str) -> Result<(), Ending> {
+        let endpoint = self.endpoint.clone();
+        let reply = match endpoint.events.for_topic(&inbound.topic) {
+            Some(handler) => {
+                handler
+                    .handle(&inbound.topic, event, &inbound.payload)
+                    .await
+            }
+            None => None,
+        };
+        match reply {
+            Some(EventReply::Ok(response)) => {
+                self.reply(inbound, true, &response.to_string()).await
+            }
+            Some(EventReply::Error(response)) => {
+                self.reply(inbound, false, &response.to_string()).await
+            }
+            None => self.reply(inbound, false, &unknown_event_json(event)).await,
         }
     }
 
@@ -345,6 +367,7 @@ impl Connection {
         }
         if self.channels.len() >= self.endpoint.settings.max_channels {
             tracing::info!(connection = self.subscriber.id(), topic = %inbound.topic, "too many channels joined");
+            count_hit("max_channels");
             return self
                 .reply(&inbound, false, &reason_json("too many channels joined"))
                 .await;
@@ -538,6 +561,8 @@ fn read_error_ending(err: &axum::Error) -> Ending {
         || text.contains("too long")
         || text.contains("too big")
     {
+        count_hit("frame_size");
+        tracing::info!("phoenix frame over the size limit");
         Ending::ProtocolError(close_code::MESSAGE_TOO_BIG, "frame too large".into())
     } else {
         tracing::debug!(error = %text, "phoenix socket read error");

@@ -30,6 +30,7 @@ use axum::routing::get;
 
 use crate::auth::limits::{ConnectionLimits, ConnectionPermit, RateSettings, count_hit};
 use crate::auth::{Auth, Identity};
+use crate::client_events::ClientEvents;
 use crate::http_error::HttpError;
 use crate::hub::Hub;
 use frame::Serializer;
@@ -64,7 +65,8 @@ impl Default for PhoenixSettings {
 /// one syscall.
 const WRITE_COALESCE_BYTES: usize = 8 * 1024;
 
-/// What the Phoenix route needs: the hub, its settings, and who may connect.
+/// What the Phoenix route needs: the hub, its settings, who may connect,
+/// and the services that answer events clients push on joined topics.
 pub struct PhoenixEndpoint {
     pub hub: Arc<Hub>,
     pub settings: PhoenixSettings,
@@ -73,6 +75,7 @@ pub struct PhoenixEndpoint {
     pub message_rate: RateSettings,
     /// Origins a browser may connect from; `None` allows any.
     pub allowed_origins: Option<Vec<String>>,
+    pub events: ClientEvents,
 }
 
 /// The subprotocol phoenix.js offers beside its token, which the server
