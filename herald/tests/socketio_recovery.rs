@@ -20,7 +20,7 @@ const ROOMS: [&str; 2] = ["global-notifications", "channel-notifications:c1"];
 /// Which room a publish goes to: a pattern that switches rooms often, so
 /// runs of both interleave in the connection's write order.
 fn room_of(n: u64) -> &'static str {
-    if n % 3 == 0 || n % 7 == 0 {
+    if n.is_multiple_of(3) || n.is_multiple_of(7) {
         ROOMS[1]
     } else {
         ROOMS[0]
