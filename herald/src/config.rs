@@ -239,6 +239,20 @@ impl Default for SocketConfig {
     }
 }
 
+/// `postgres://user:secret@host/db` becomes `postgres://user:<redacted>@host/db`.
+fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:<redacted>@{host}"),
+        None => url.to_owned(),
+    }
+}
+
 /// Environment names kept from the systems Herald replaces, mapped to keys.
 const PLAIN_ENV: &[(&str, &str)] = &[
     ("HOST", "host"),
@@ -317,6 +331,7 @@ impl Config {
     pub fn redacted(&self) -> Self {
         Self {
             auth: self.auth.redacted(),
+            database_url: redact_url_password(&self.database_url),
             ..self.clone()
         }
     }
@@ -405,6 +420,18 @@ mod tests {
             assert_eq!(config.log_format, LogFormat::Json);
             assert_eq!(config.log_level, "debug");
             assert_eq!(config.database_url, "postgres://postgres@127.0.0.1/herald");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://herald:hunter2@db:5432/herald");
+            let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            let printed = toml::to_string(&config.redacted()).map_err(|e| e.to_string())?;
+            assert!(!printed.contains("hunter2"));
+            assert!(printed.contains("postgres://herald:<redacted>@db:5432/herald"));
             Ok(())
         });
     }

@@ -92,6 +92,9 @@ impl Herald {
         let (socketio_routes, _) = socketio::router(socketio_endpoint);
         let inbox = Inbox::new(store.clone(), hub.clone(), config.inbox());
         inbox.spawn_retention();
+        // Services answering events clients push on joined topics; every
+        // transport gets the same list.
+        let client_events = ClientEvents::default().with(Arc::new(InboxEvents(inbox.clone())));
         let api_state = Arc::new(ApiState {
             hub: hub.clone(),
             inbox: inbox.clone(),
@@ -106,7 +109,7 @@ impl Herald {
             connection_limits,
             message_rate,
             allowed_origins: config.allowed_origins(),
-            events: ClientEvents::default().with(Arc::new(InboxEvents(inbox.clone()))),
+            events: client_events.clone(),
         });
         let app = Router::new()
             .merge(api::router(api_state))

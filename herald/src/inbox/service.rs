@@ -193,7 +193,7 @@ impl Inbox {
                 idempotency_key: draft.idempotency_key.clone(),
             })
             .collect();
-        let stored = self.store.insert_notifications(&batch).await?;
+        let stored = self.store.insert_notifications(batch).await?;
         for entry in stored.iter().filter(|entry| entry.created) {
             let notification = &entry.notification;
             self.publish(&notification.user_id, "notification", notification);

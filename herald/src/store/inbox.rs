@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::{Store, StoreError, on_engine};
+use super::{Pool, Store, StoreError, on_engine};
 use crate::inbox::model::{NewNotification, Notification, Priority, Status};
 
 /// The columns of a notification, in the order [`from_row`] reads them.
@@ -119,14 +119,152 @@ pub struct StoredBatch {
 }
 
 impl Store {
-    /// Store each notification in one transaction: all or none are committed
-    /// before this returns. A notification whose (user, idempotency key) is
-    /// already stored is returned as it was stored, with `created: false`.
+    /// Store each notification: all or none are committed before this
+    /// returns. A notification whose (user, idempotency key) is already
+    /// stored is returned as it was stored, with `created: false`. Concurrent
+    /// calls share a transaction (see [`super::group_commit`]).
     pub async fn insert_notifications(
         &self,
-        batch: &[NewNotification],
+        batch: Vec<NewNotification>,
     ) -> Result<Vec<StoredBatch>, StoreError> {
-        let mut stored = Vec::with_capacity(batch.len());
+        self.inserts.insert(batch).await
+    }
+
+    pub async fn notification(
+        &self,
+        user_id: &str,
+        id: i64,
+        now: i64,
+    ) -> Result<Option<Notification>, StoreError> {
+        on_engine!(&self.pool, pool => {
+            let row = sqlx::query(BY_ID).bind(id).bind(user_id).bind(now).fetch_optional(pool).await?;
+            row.as_ref().map(from_row).transpose()
+        })
+    }
+
+    /// Newest first; `limit` rows at most.
+    pub async fn list_notifications(
+        &self,
+        user_id: &str,
+        query: ListQuery,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let sql = match query.status {
+            Status::Unread => LIST_UNREAD,
+            Status::Read => LIST_READ,
+            Status::All => LIST_ALL,
+            Status::Archived => LIST_ARCHIVED,
+        };
+        let before = query.before_id.unwrap_or(i64::MAX);
+        on_engine!(&self.pool, pool => {
+            let rows = sqlx::query(sql)
+                .bind(user_id)
+                .bind(query.now)
+                .bind(before)
+                .bind(i64::from(query.limit))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(from_row).collect()
+        })
+    }
+
+    pub async fn unread_count(&self, user_id: &str, now: i64) -> Result<u64, StoreError> {
+        let count: i64 = on_engine!(&self.pool, pool => {
+            sqlx::query_scalar(UNREAD_COUNT).bind(user_id).bind(now).fetch_one(pool).await?
+        });
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// Mark one notification read (and seen); `false` if there is no such
+    /// notification for this user.
+    pub async fn mark_read(&self, user_id: &str, id: i64, now: i64) -> Result<bool, StoreError> {
+        self.update_one(MARK_READ, user_id, id, now).await
+    }
+
+    pub async fn archive(&self, user_id: &str, id: i64, now: i64) -> Result<bool, StoreError> {
+        self.update_one(ARCHIVE, user_id, id, now).await
+    }
+
+    pub async fn delete_notification(&self, user_id: &str, id: i64) -> Result<bool, StoreError> {
+        let affected = on_engine!(&self.pool, pool => {
+            sqlx::query(DELETE).bind(id).bind(user_id).execute(pool).await?.rows_affected()
+        });
+        Ok(affected > 0)
+    }
+
+    /// Mark every unread notification of the user read; returns how many.
+    pub async fn mark_all_read(&self, user_id: &str, now: i64) -> Result<u64, StoreError> {
+        self.update_user(MARK_ALL_READ, user_id, now).await
+    }
+
+    /// Mark every unseen notification of the user seen; returns how many.
+    pub async fn mark_all_seen(&self, user_id: &str, now: i64) -> Result<u64, StoreError> {
+        self.update_user(MARK_ALL_SEEN, user_id, now).await
+    }
+
+    /// Delete up to `limit` expired notifications; returns the user of each.
+    pub async fn purge_expired(&self, now: i64, limit: u32) -> Result<Vec<String>, StoreError> {
+        on_engine!(&self.pool, pool => {
+            let users: Vec<String> = sqlx::query_scalar(PURGE_EXPIRED)
+                .bind(now)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            Ok(users)
+        })
+    }
+
+    /// Keep only the user's `cap` newest notifications; returns how many
+    /// were deleted.
+    pub async fn enforce_cap(&self, user_id: &str, cap: u64) -> Result<u64, StoreError> {
+        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+        let affected = on_engine!(&self.pool, pool => {
+            sqlx::query(ENFORCE_CAP).bind(user_id).bind(cap).execute(pool).await?.rows_affected()
+        });
+        Ok(affected)
+    }
+
+    /// Users holding more than `cap` notifications.
+    pub async fn users_over_cap(&self, cap: u64) -> Result<Vec<String>, StoreError> {
+        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+        on_engine!(&self.pool, pool => {
+            let users: Vec<String> = sqlx::query_scalar(USERS_OVER_CAP).bind(cap).fetch_all(pool).await?;
+            Ok(users)
+        })
+    }
+
+    async fn update_one(
+        &self,
+        sql: &'static str,
+        user_id: &str,
+        id: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let affected = on_engine!(&self.pool, pool => {
+            sqlx::query(sql).bind(id).bind(user_id).bind(now).execute(pool).await?.rows_affected()
+        });
+        Ok(affected > 0)
+    }
+
+    async fn update_user(
+        &self,
+        sql: &'static str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let affected = on_engine!(&self.pool, pool => {
+            sqlx::query(sql).bind(user_id).bind(now).execute(pool).await?.rows_affected()
+        });
+        Ok(affected)
+    }
+}
+
+impl Pool {
+    /// Insert `batch` in one transaction (see [`Store::insert_notifications`]).
+    pub(super) async fn insert_in_one_transaction(
+        &self,
+        batch: impl Iterator<Item = &NewNotification>,
+    ) -> Result<Vec<StoredBatch>, StoreError> {
+        let mut stored = Vec::new();
         on_engine!(self, pool => {
             let mut tx = pool.begin().await?;
             for new in batch {
@@ -159,133 +297,6 @@ impl Store {
             tx.commit().await?;
         });
         Ok(stored)
-    }
-
-    pub async fn notification(
-        &self,
-        user_id: &str,
-        id: i64,
-        now: i64,
-    ) -> Result<Option<Notification>, StoreError> {
-        on_engine!(self, pool => {
-            let row = sqlx::query(BY_ID).bind(id).bind(user_id).bind(now).fetch_optional(pool).await?;
-            row.as_ref().map(from_row).transpose()
-        })
-    }
-
-    /// Newest first; `limit` rows at most.
-    pub async fn list_notifications(
-        &self,
-        user_id: &str,
-        query: ListQuery,
-    ) -> Result<Vec<Notification>, StoreError> {
-        let sql = match query.status {
-            Status::Unread => LIST_UNREAD,
-            Status::Read => LIST_READ,
-            Status::All => LIST_ALL,
-            Status::Archived => LIST_ARCHIVED,
-        };
-        let before = query.before_id.unwrap_or(i64::MAX);
-        on_engine!(self, pool => {
-            let rows = sqlx::query(sql)
-                .bind(user_id)
-                .bind(query.now)
-                .bind(before)
-                .bind(i64::from(query.limit))
-                .fetch_all(pool)
-                .await?;
-            rows.iter().map(from_row).collect()
-        })
-    }
-
-    pub async fn unread_count(&self, user_id: &str, now: i64) -> Result<u64, StoreError> {
-        let count: i64 = on_engine!(self, pool => {
-            sqlx::query_scalar(UNREAD_COUNT).bind(user_id).bind(now).fetch_one(pool).await?
-        });
-        Ok(u64::try_from(count).unwrap_or(0))
-    }
-
-    /// Mark one notification read (and seen); `false` if there is no such
-    /// notification for this user.
-    pub async fn mark_read(&self, user_id: &str, id: i64, now: i64) -> Result<bool, StoreError> {
-        self.update_one(MARK_READ, user_id, id, now).await
-    }
-
-    pub async fn archive(&self, user_id: &str, id: i64, now: i64) -> Result<bool, StoreError> {
-        self.update_one(ARCHIVE, user_id, id, now).await
-    }
-
-    pub async fn delete_notification(&self, user_id: &str, id: i64) -> Result<bool, StoreError> {
-        let affected = on_engine!(self, pool => {
-            sqlx::query(DELETE).bind(id).bind(user_id).execute(pool).await?.rows_affected()
-        });
-        Ok(affected > 0)
-    }
-
-    /// Mark every unread notification of the user read; returns how many.
-    pub async fn mark_all_read(&self, user_id: &str, now: i64) -> Result<u64, StoreError> {
-        self.update_user(MARK_ALL_READ, user_id, now).await
-    }
-
-    /// Mark every unseen notification of the user seen; returns how many.
-    pub async fn mark_all_seen(&self, user_id: &str, now: i64) -> Result<u64, StoreError> {
-        self.update_user(MARK_ALL_SEEN, user_id, now).await
-    }
-
-    /// Delete up to `limit` expired notifications; returns the user of each.
-    pub async fn purge_expired(&self, now: i64, limit: u32) -> Result<Vec<String>, StoreError> {
-        on_engine!(self, pool => {
-            let users: Vec<String> = sqlx::query_scalar(PURGE_EXPIRED)
-                .bind(now)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?;
-            Ok(users)
-        })
-    }
-
-    /// Keep only the user's `cap` newest notifications; returns how many
-    /// were deleted.
-    pub async fn enforce_cap(&self, user_id: &str, cap: u64) -> Result<u64, StoreError> {
-        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
-        let affected = on_engine!(self, pool => {
-            sqlx::query(ENFORCE_CAP).bind(user_id).bind(cap).execute(pool).await?.rows_affected()
-        });
-        Ok(affected)
-    }
-
-    /// Users holding more than `cap` notifications.
-    pub async fn users_over_cap(&self, cap: u64) -> Result<Vec<String>, StoreError> {
-        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
-        on_engine!(self, pool => {
-            let users: Vec<String> = sqlx::query_scalar(USERS_OVER_CAP).bind(cap).fetch_all(pool).await?;
-            Ok(users)
-        })
-    }
-
-    async fn update_one(
-        &self,
-        sql: &'static str,
-        user_id: &str,
-        id: i64,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let affected = on_engine!(self, pool => {
-            sqlx::query(sql).bind(id).bind(user_id).bind(now).execute(pool).await?.rows_affected()
-        });
-        Ok(affected > 0)
-    }
-
-    async fn update_user(
-        &self,
-        sql: &'static str,
-        user_id: &str,
-        now: i64,
-    ) -> Result<u64, StoreError> {
-        let affected = on_engine!(self, pool => {
-            sqlx::query(sql).bind(user_id).bind(now).execute(pool).await?.rows_affected()
-        });
-        Ok(affected)
     }
 }
 

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
-use super::{Store, StoreError, on_engine};
+use super::{Pool, StoreError, on_engine};
 
 /// (version, description, SQL) of one migration.
 type Source = (i64, &'static str, &'static str);
@@ -44,12 +44,12 @@ fn migrator(sources: &[Source]) -> Migrator {
     Migrator::with_migrations(migrations)
 }
 
-pub(super) async fn apply(store: &Store) -> Result<(), StoreError> {
-    let sources = match store {
-        Store::Sqlite(_) => SQLITE,
-        Store::Postgres(_) => POSTGRES,
+pub(super) async fn apply(pool: &Pool) -> Result<(), StoreError> {
+    let sources = match pool {
+        Pool::Sqlite(_) => SQLITE,
+        Pool::Postgres(_) => POSTGRES,
     };
     let migrator = migrator(sources);
-    on_engine!(store, pool => migrator.run(pool).await)?;
+    on_engine!(pool, pool => migrator.run(pool).await)?;
     Ok(())
 }

@@ -9,9 +9,12 @@
 //! (`herald/migrations/<engine>/`, compiled into the binary). Both engines
 //! store the same columns with the same representation (times in Unix
 //! milliseconds, JSON as text or `jsonb`), so every query is written once and
-//! run on either pool (see [`on_engine!`]). The store knows nothing of HTTP or
-//! sockets; the inbox service ([`crate::inbox`]) is its user.
+//! run on either pool (see [`on_engine!`]). Inserts go through a group
+//! commit ([`group_commit`]): concurrent producers share one transaction and
+//! one sync to disk. The store knows nothing of HTTP or sockets; the inbox
+//! service ([`crate::inbox`]) is its user.
 
+mod group_commit;
 mod inbox;
 mod migrations;
 
@@ -98,49 +101,63 @@ impl Engine {
 
 /// An open, migrated database. Cheap to clone (the pools are shared).
 #[derive(Clone, Debug)]
-pub enum Store {
+pub struct Store {
+    pool: Pool,
+    inserts: group_commit::GroupCommit,
+}
+
+/// The connection pool of one engine.
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
 
-/// Run the same code against whichever pool the store holds. The body is
-/// compiled once per engine, so it may use engine-specific types freely as
-/// long as the SQL text is valid on both.
+/// Run the same code against whichever pool this is. The body is compiled
+/// once per engine, so it may use engine-specific types freely as long as the
+/// SQL text is valid on both.
 macro_rules! on_engine {
-    ($store:expr, $pool:ident => $body:expr) => {
-        match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
-            $crate::store::Store::Postgres($pool) => $body,
+    ($pool_enum:expr, $pool:ident => $body:expr) => {
+        match $pool_enum {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
         }
     };
 }
 pub(crate) use on_engine;
 
 impl Store {
-    /// Connect and bring the schema up to date.
+    /// Connect and bring the schema up to date. Must run inside a Tokio
+    /// runtime (the group commit's writer starts here).
     pub async fn open(settings: &StoreSettings) -> Result<Self, StoreError> {
         let url = settings.url.as_str();
         let engine =
             Engine::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
-        let store = match engine {
-            Engine::Sqlite => Store::Sqlite(open_sqlite(settings).await?),
-            Engine::Postgres => Store::Postgres(open_postgres(settings).await?),
+        let pool = match engine {
+            Engine::Sqlite => Pool::Sqlite(open_sqlite(settings).await?),
+            Engine::Postgres => Pool::Postgres(open_postgres(settings).await?),
         };
-        migrations::apply(&store).await?;
+        migrations::apply(&pool).await?;
         tracing::info!(engine = engine.name(), "store open and migrated");
-        Ok(store)
+        let writers = match engine {
+            Engine::Sqlite => 1,
+            // Half the pool: reads keep connections of their own.
+            Engine::Postgres => (settings.max_connections as usize / 2).max(1),
+        };
+        let inserts = group_commit::GroupCommit::spawn(pool.clone(), writers);
+        Ok(Self { pool, inserts })
     }
 
     pub fn engine(&self) -> Engine {
-        match self {
-            Store::Sqlite(_) => Engine::Sqlite,
-            Store::Postgres(_) => Engine::Postgres,
+        match self.pool {
+            Pool::Sqlite(_) => Engine::Sqlite,
+            Pool::Postgres(_) => Engine::Postgres,
         }
     }
 
     /// Close every connection (SQLite checkpoints its WAL on the way).
     pub async fn close(&self) {
-        on_engine!(self, pool => pool.close().await)
+        on_engine!(&self.pool, pool => pool.close().await)
     }
 }
 
