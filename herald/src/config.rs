@@ -10,6 +10,8 @@
 //! `JWKS_URL`, `COGNITO_USER_POOL_ID`, `COGNITO_REGION` and
 //! `HERALD_API_KEYS` (comma-separated).
 
+mod socketio;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -22,7 +24,11 @@ use crate::auth::rules::{TopicRule, default_rules};
 use crate::hub::{HistoryPolicy, HubConfig, Retention, RetentionRule};
 use crate::inbox::InboxSettings;
 use crate::protocol::phoenix::PhoenixSettings;
+use crate::protocol::socketio::SocketIoSettings;
+use crate::protocol::socketio::vocabulary::{Vocabulary, VocabularyError};
+
 use crate::store::StoreSettings;
+pub use socketio::{EventAction, EventConfig, RoomTemplateConfig, SocketIoConfig};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -43,6 +49,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub socket: SocketConfig,
     pub history: HistoryConfig,
+    pub socketio: SocketIoConfig,
     /// Client tokens and producer API keys.
     pub auth: AuthConfig,
     /// Abuse limits.
@@ -200,6 +207,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             socket: SocketConfig::default(),
             history: HistoryConfig::default(),
+            socketio: SocketIoConfig::default(),
             store: StoreConfig::default(),
             inbox: InboxConfig::default(),
             auth: AuthConfig::default(),
@@ -266,6 +274,8 @@ pub enum ConfigError {
     MissingFile(String),
     #[error("invalid configuration: {0}")]
     Invalid(#[from] Box<figment::Error>),
+    #[error("invalid [socketio] vocabulary: {0}")]
+    Vocabulary(#[from] VocabularyError),
 }
 
 /// Values given on the command line; they win over every other source.
@@ -309,9 +319,12 @@ impl Config {
                     .split("__"),
             )
             .merge(Serialized::defaults(overrides));
-        figment
+        let config: Config = figment
             .extract()
-            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        // Fail at start, not at the first client event.
+        Vocabulary::from_config(&config.socketio)?;
+        Ok(config)
     }
 
     /// A copy safe to print or log: secrets replaced.
@@ -367,6 +380,14 @@ impl Config {
             max_frame_bytes: self.socket.max_frame_bytes,
             read_buffer_bytes: self.socket.read_buffer_bytes,
         }
+    }
+
+    pub fn socketio(&self) -> SocketIoSettings {
+        self.socketio.settings(
+            self.socket.max_channels,
+            self.socket.outbound_queue,
+            self.socket.read_buffer_bytes,
+        )
     }
 }
 

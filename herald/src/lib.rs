@@ -1,7 +1,8 @@
 //! Herald: a real-time notification hub.
 //!
 //! Producers publish over HTTP; clients listen over Phoenix Channels
-//! (WebSocket). The parts, in the order data flows:
+//! (WebSocket) or Socket.IO (long-polling and WebSocket). The parts, in the
+//! order data flows:
 //!
 //! - [`api`]: HTTP routes for producers and operators.
 //! - [`auth`]: client tokens, topic rules, API keys and abuse limits.
@@ -14,6 +15,7 @@
 //! - [`web`]: the `/test` page.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`net`]: accepting TCP connections (handshake deadline).
+//! - [`periodic`]: background chores tied to their owner's life.
 //! - [`config`] and [`server`]: configuration, and the app that ties it all
 //!   together.
 
@@ -26,6 +28,7 @@ pub mod hub;
 pub mod inbox;
 pub mod metrics;
 pub mod net;
+pub mod periodic;
 pub mod protocol;
 pub mod server;
 pub mod store;

@@ -29,6 +29,12 @@ Environment (overrides the config file; flags override both):
                              HERALD_SOCKET__MAX_FRAME_BYTES=65536
                              HERALD_SOCKET__OUTBOUND_QUEUE=1024
                              HERALD_SOCKET__READ_BUFFER_BYTES=256
+                             HERALD_SOCKETIO__PING_INTERVAL_MS=25000
+                             HERALD_SOCKETIO__PING_TIMEOUT_MS=20000
+                             HERALD_SOCKETIO__MAX_PAYLOAD_BYTES=1000000
+                             HERALD_SOCKETIO__CONNECT_TIMEOUT_MS=45000
+                             HERALD_SOCKETIO__RECOVERY_WINDOW_SECS=120
+                             HERALD_SOCKETIO__ACTION_WEBHOOK_URL=https://...
                              HERALD_STORE__MAX_CONNECTIONS=8
                              HERALD_INBOX__MAX_PER_USER=1000
                              HERALD_INBOX__DEFAULT_TTL_SECS=0
@@ -38,10 +44,11 @@ Environment (overrides the config file; flags override both):
                              HERALD_LIMITS__MAX_CONNECTIONS_PER_USER=100
                              HERALD_LIMITS__MAX_CONNECTIONS_PER_IP=5000
                              HERALD_LIMITS__HANDSHAKE_TIMEOUT_SECS=10
-Topic rules ([[topics]]) are set in the config file; see README.
+Topic rules ([[topics]]) and the Socket.IO event vocabulary
+([[socketio.rooms]], [[socketio.events]]) are set in the config file; see README.
 ";
 
-/// Herald: a real-time notification hub (Phoenix Channels clients, HTTP producers).
+/// Herald: a real-time notification hub (Phoenix Channels and Socket.IO clients, HTTP producers).
 #[derive(Parser)]
 #[command(version, after_long_help = ENVIRONMENT_HELP)]
 struct Cli {

@@ -29,6 +29,9 @@ use crate::hub::Hub;
 use crate::inbox::{Inbox, InboxEvents};
 use crate::net::HandshakeListener;
 use crate::protocol::phoenix::{self, PhoenixEndpoint};
+use crate::protocol::socketio::access::Access;
+use crate::protocol::socketio::vocabulary::{HeraldApp, Vocabulary};
+use crate::protocol::socketio::{self, SocketIoEndpoint};
 use crate::store::{Store, StoreError};
 use crate::web;
 
@@ -66,6 +69,27 @@ impl Herald {
         let store = Store::open(&config.store()).await?;
         let hub = Hub::new(config.hub());
         hub.spawn_sweeper(Duration::from_secs(30));
+        let vocabulary = Vocabulary::from_config(&config.socketio).unwrap_or_else(|err| {
+            // Config::load refuses such a configuration; this is for callers
+            // that build a Config by hand.
+            tracing::error!(error = %err, "unusable socket.io vocabulary; client events are refused");
+            Vocabulary::empty()
+        });
+        let connection_limits = ConnectionLimits::new(&config.limits);
+        let message_rate = RateSettings::from_config(&config.limits);
+        let socketio_endpoint = SocketIoEndpoint::new(
+            hub.clone(),
+            config.socketio(),
+            Access::new(
+                auth.clone(),
+                connection_limits.clone(),
+                message_rate,
+                config.allowed_origins(),
+            ),
+            HeraldApp::new(vocabulary),
+        );
+        let socketio_stats = socketio_endpoint.shared.stats.clone();
+        let (socketio_routes, _) = socketio::router(socketio_endpoint);
         let inbox = Inbox::new(store.clone(), hub.clone(), config.inbox());
         inbox.spawn_retention();
         // Services answering events clients push on joined topics; every
@@ -76,19 +100,21 @@ impl Herald {
             inbox: inbox.clone(),
             auth: auth.clone(),
             started: Instant::now(),
+            socketio: socketio_stats,
         });
         let phoenix_endpoint = Arc::new(PhoenixEndpoint {
             hub: hub.clone(),
             settings: config.phoenix(),
             auth,
-            connection_limits: ConnectionLimits::new(&config.limits),
-            message_rate: RateSettings::from_config(&config.limits),
+            connection_limits,
+            message_rate,
             allowed_origins: config.allowed_origins(),
             events: client_events.clone(),
         });
         let app = Router::new()
             .merge(api::router(api_state))
             .merge(phoenix::router(phoenix_endpoint))
+            .merge(socketio_routes)
             .merge(web::router())
             .merge(crate::metrics::router(hub.clone()))
             .fallback(|| async { HttpError::not_found("no such route").into_response() })

@@ -3,23 +3,15 @@
 // API keys for producers.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import { Socket } from "phoenix";
 import WebSocket from "ws";
 import { startHerald, Inbox, sleep } from "./lib/herald.mjs";
+import { signJwt } from "./lib/tokens.mjs";
 
 const SECRET = "node-test-secret-0123456789";
 const API_KEY = "node-producer-key-0123456789";
 
-const b64url = (value) => Buffer.from(value).toString("base64url");
-
-/** An HS256 JWT, as the web app's backend would issue it. */
-function jwt(claims) {
-  const header = b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const body = b64url(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 3600, ...claims }));
-  const signature = createHmac("sha256", SECRET).update(`${header}.${body}`).digest("base64url");
-  return `${header}.${body}.${signature}`;
-}
+const jwt = (claims) => signJwt(SECRET, claims);
 
 const started = [];
 after(async () => {

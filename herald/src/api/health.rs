@@ -1,10 +1,14 @@
 //! `GET /health` and `GET /api/health`: is Herald up, and how busy is it.
+//!
+//! `?rooms=1` adds the Socket.IO rooms with their member counts, as the
+//! streaming site's notify server listed them (off by default: the list can
+//! be long).
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
-use serde::Serialize;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
 
 use super::ApiState;
 
@@ -13,15 +17,39 @@ pub struct Health {
     status: &'static str,
     version: &'static str,
     uptime_seconds: u64,
+    /// Every client connection (Phoenix and Socket.IO).
     connections: usize,
     topics: usize,
     messages_published: u64,
     deliveries: u64,
     slow_consumers_dropped: u64,
+    socketio: SocketIoHealth,
 }
 
-pub async fn health(State(state): State<Arc<ApiState>>) -> Json<Health> {
+#[derive(Serialize)]
+pub struct SocketIoHealth {
+    clients: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rooms: Option<Vec<RoomHealth>>,
+}
+
+#[derive(Serialize)]
+pub struct RoomHealth {
+    room: String,
+    clients: usize,
+}
+
+#[derive(Deserialize)]
+pub struct HealthQuery {
+    rooms: Option<String>,
+}
+
+pub async fn health(
+    State(state): State<Arc<ApiState>>,
+    Query(query): Query<HealthQuery>,
+) -> Json<Health> {
     let stats = state.hub.stats();
+    let list_rooms = matches!(query.rooms.as_deref(), Some("1" | "true" | "yes"));
     Json(Health {
         status: if state.hub.is_shutting_down() {
             "shutting_down"
@@ -35,5 +63,16 @@ pub async fn health(State(state): State<Arc<ApiState>>) -> Json<Health> {
         messages_published: stats.published,
         deliveries: stats.delivered,
         slow_consumers_dropped: stats.slow_consumers_dropped,
+        socketio: SocketIoHealth {
+            clients: state.socketio.clients(),
+            rooms: list_rooms.then(|| {
+                state
+                    .socketio
+                    .rooms()
+                    .into_iter()
+                    .map(|(room, clients)| RoomHealth { room, clients })
+                    .collect()
+            }),
+        },
     })
 }

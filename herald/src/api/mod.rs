@@ -28,6 +28,7 @@ use crate::auth::Auth;
 pub use crate::http_error::HttpError;
 use crate::hub::Hub;
 use crate::inbox::Inbox;
+use crate::protocol::socketio::stats::SocketIoStats;
 
 /// What the API handlers share.
 pub struct ApiState {
@@ -35,6 +36,8 @@ pub struct ApiState {
     pub inbox: Arc<Inbox>,
     pub auth: Auth,
     pub started: Instant,
+    /// Socket.IO clients and rooms, for health.
+    pub socketio: Arc<SocketIoStats>,
 }
 
 /// Lets the credential extractors (`auth::http`) find the settings.

@@ -392,7 +392,7 @@ pub fn default_rules() -> Vec<TopicRule> {
         ),
         rule("channel:{channelId}", Allow::Keyword(Keyword::Public)),
         rule("global", Allow::Keyword(Keyword::Public)),
-        rule("admin:*", Allow::Condition(admin)),
+        rule("admin:*", Allow::Condition(admin.clone())),
         // Socket.IO rooms of the streaming site.
         rule(
             "user-notifications:{userId}",
@@ -403,6 +403,23 @@ pub fn default_rules() -> Vec<TopicRule> {
             Allow::Keyword(Keyword::Public),
         ),
         rule("global-notifications", Allow::Keyword(Keyword::Public)),
+        // Socket.IO channels of the loyalty platform (`subscribe`); its
+        // per-user channel is `user:{userId}` above.
+        rule(
+            "business:{businessId}",
+            Allow::AnyOf(vec![
+                claims(&[("businessId", "{businessId}")]),
+                admin.clone(),
+            ]),
+        ),
+        rule(
+            "location:{businessId}-{locationId}",
+            Allow::AnyOf(vec![
+                claims(&[("businessId", "{businessId}")]),
+                admin.clone(),
+            ]),
+        ),
+        rule("system", Allow::Keyword(Keyword::Public)),
     ]
 }
 

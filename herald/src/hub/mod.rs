@@ -228,18 +228,7 @@ impl Hub {
 
     /// Sweep every `every` until the hub is dropped.
     pub fn spawn_sweeper(self: &Arc<Self>, every: std::time::Duration) {
-        let hub = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                match hub.upgrade() {
-                    Some(hub) => hub.sweep(),
-                    None => return,
-                }
-            }
-        });
+        crate::periodic::spawn(self, every, Hub::sweep);
     }
 
     fn new_topic(&self, name: TopicName) -> TopicEntry {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 mod db;
+pub mod sio;
 
 pub use db::TestDb;
 pub use herald::store::Engine;

@@ -130,7 +130,7 @@ async fn upgrade(
         )
         .into_response();
     };
-    if let Err(refused) = check_origin(&headers, endpoint.allowed_origins.as_deref()) {
+    if let Err(refused) = super::check_origin(&headers, endpoint.allowed_origins.as_deref()) {
         return refused.into_response();
     }
     let (token, offered_subprotocol) = token_from(&mut params, &headers);
@@ -225,23 +225,4 @@ fn token_from(params: &mut HashMap<String, String>, headers: &HeaderMap) -> (Opt
         }
     }
     (token, offered)
-}
-
-/// Browsers say where a page came from; only allowed origins may open
-/// sockets (non-browser clients send no Origin and are not affected).
-fn check_origin(headers: &HeaderMap, allowed: Option<&[String]>) -> Result<(), HttpError> {
-    let (Some(allowed), Some(origin)) = (allowed, headers.get(header::ORIGIN)) else {
-        return Ok(());
-    };
-    let origin = origin.to_str().unwrap_or_default();
-    if allowed.iter().any(|a| a == origin) {
-        return Ok(());
-    }
-    count_hit("origin");
-    tracing::info!(origin, "websocket upgrade from a disallowed origin");
-    Err(HttpError::new(
-        StatusCode::FORBIDDEN,
-        "origin_not_allowed",
-        "this origin may not open sockets (CORS_ORIGIN)",
-    ))
 }

@@ -1,0 +1,642 @@
+//! Herald's Socket.IO application: the event vocabulary from the
+//! configuration (`[socketio]` rooms and events), not hard-coded here.
+//!
+//! - `join` / `leave` events name a room template; the event's argument fills
+//!   its placeholders (`join-user-notifications "u1"` → room
+//!   `user-notifications:u1`).
+//! - `subscribe` / `unsubscribe` take `{channel, params}`: `channel` names a
+//!   room template and `params` fill it. The ack is `{ok: true, channel,
+//!   room}` or `{ok: false, error, message}`.
+//! - `webhook` events are POSTed to the action webhook with the caller's
+//!   identity; the ack carries `{ok: true, result}` (the backend's answer) or
+//!   `{ok: false, error}`.
+//!
+//! Every refusal (unknown event or channel, bad payload, a room that is not
+//! the caller's, a topic rule, too many rooms, binary data) is also emitted
+//! as an `error` event `{code, message, event}` with a stable code. After a
+//! socket connects it receives `connected` with `{userId, sid}`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+use super::access::Identity;
+use super::app::{ClientEvent, Deferred, SocketIoApp, SocketRef};
+use super::engine::EngineEnd;
+use super::webhook::Webhook;
+use crate::auth::limits::count_hit;
+use crate::config::{EventAction, SocketIoConfig};
+
+/// Longest accepted room parameter value.
+const MAX_PARAM_LEN: usize = 128;
+
+/// The configuration does not describe a usable vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VocabularyError {
+    #[error("room template {0:?}: {1}")]
+    Template(String, &'static str),
+    #[error("event {0:?} names room template {1:?}, which is not defined")]
+    UnknownRoom(String, String),
+    #[error("event {0:?} ({1:?}) needs a room")]
+    MissingRoom(String, &'static str),
+    #[error("event {0:?} is defined twice")]
+    DuplicateEvent(String),
+    #[error("action webhook: {0}")]
+    Webhook(String),
+}
+
+/// A refusal, sent as an `error` event and, when asked for, a failed ack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Param(String),
+}
+
+/// A room template: text with `{param}` placeholders.
+#[derive(Debug, Clone)]
+pub struct RoomTemplate {
+    parts: Vec<Part>,
+    own: Vec<String>,
+}
+
+impl RoomTemplate {
+    pub fn parse(topic: &str, own: &[String]) -> Result<Self, &'static str> {
+        let mut parts = Vec::new();
+        let mut rest = topic;
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                parts.push(Part::Text(rest[..open].to_owned()));
+            }
+            let close = rest[open..].find('}').ok_or("unclosed {")? + open;
+            let name = &rest[open + 1..close];
+            if name.is_empty() || name.contains('{') {
+                return Err("empty or nested placeholder");
+            }
+            parts.push(Part::Param(name.to_owned()));
+            rest = &rest[close + 1..];
+        }
+        if rest.contains('}') {
+            return Err("unopened }");
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Text(rest.to_owned()));
+        }
+        if parts.is_empty() {
+            return Err("empty topic");
+        }
+        for param in own {
+            if !parts.contains(&Part::Param(param.clone())) {
+                return Err("an `own` parameter is not a placeholder of the topic");
+            }
+        }
+        Ok(Self {
+            parts,
+            own: own.to_vec(),
+        })
+    }
+
+    fn params(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Param(name) => Some(name.as_str()),
+            Part::Text(_) => None,
+        })
+    }
+
+    /// The topic for `arg` (an object of parameters, or a bare value for a
+    /// template with one placeholder), checked against `identity`.
+    pub fn render(&self, arg: Option<&Value>, identity: &Identity) -> Result<String, Refusal> {
+        let params: Vec<&str> = self.params().collect();
+        let value_of = |name: &str| -> Option<&Value> {
+            match arg {
+                Some(Value::Object(fields)) => fields.get(name),
+                Some(value @ (Value::String(_) | Value::Number(_))) if params.len() == 1 => {
+                    Some(value)
+                }
+                _ => None,
+            }
+        };
+        let mut topic = String::new();
+        for part in &self.parts {
+            let name = match part {
+                Part::Text(text) => {
+                    topic.push_str(text);
+                    continue;
+                }
+                Part::Param(name) => name,
+            };
+            let given = value_of(name).map(param_text).transpose()?;
+            let value = if self.own.contains(name) {
+                let Some(own) = own_value(identity, name) else {
+                    return Err(Refusal::new(
+                        "unauthorized",
+                        format!("{name} comes from your token; connect with one"),
+                    ));
+                };
+                match given {
+                    Some(given) if given != own => {
+                        return Err(Refusal::new(
+                            "forbidden",
+                            format!("you may only use your own {name}"),
+                        ));
+                    }
+                    _ => own,
+                }
+            } else {
+                given
+                    .ok_or_else(|| Refusal::new("invalid_payload", format!("{name} is required")))?
+            };
+            topic.push_str(&value);
+        }
+        Ok(topic)
+    }
+}
+
+/// A parameter value: a non-empty string of safe characters, or an integer.
+fn param_text(value: &Value) -> Result<String, Refusal> {
+    let text = match value {
+        Value::String(text) => text.clone(),
+        Value::Number(number) if number.is_i64() || number.is_u64() => number.to_string(),
+        _ => {
+            return Err(Refusal::new(
+                "invalid_payload",
+                "parameters are strings or integers",
+            ));
+        }
+    };
+    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@');
+    if text.is_empty() || text.len() > MAX_PARAM_LEN || !text.chars().all(safe) {
+        return Err(Refusal::new(
+            "invalid_payload",
+            "parameters are 1 to 128 letters, digits, '-', '_', '.' or '@'",
+        ));
+    }
+    Ok(text)
+}
+
+/// The caller's own value of a parameter, from its token.
+fn own_value(identity: &Identity, name: &str) -> Option<String> {
+    let field = match name {
+        "userId" => identity.user_id.clone(),
+        "businessId" => identity.business_id.clone(),
+        "locationId" => identity.location_id.clone(),
+        _ => None,
+    };
+    field.or_else(|| match identity.claims.get(name)? {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    })
+}
+
+#[derive(Debug, Clone)]
+enum Rule {
+    Join(String),
+    Leave(String),
+    Subscribe(Vec<String>),
+    Unsubscribe(Vec<String>),
+    Webhook,
+}
+
+/// The event vocabulary, checked and ready to use.
+pub struct Vocabulary {
+    rooms: HashMap<String, RoomTemplate>,
+    events: HashMap<String, Rule>,
+    connected_event: Option<String>,
+    error_event: String,
+    webhook: Option<Arc<Webhook>>,
+}
+
+impl Vocabulary {
+    pub fn from_config(config: &SocketIoConfig) -> Result<Self, VocabularyError> {
+        let mut rooms = HashMap::new();
+        for room in &config.rooms {
+            let template = RoomTemplate::parse(&room.topic, &room.own)
+                .map_err(|reason| VocabularyError::Template(room.name.clone(), reason))?;
+            rooms.insert(room.name.clone(), template);
+        }
+        let mut events = HashMap::new();
+        for event in &config.events {
+            let room = |kind: &'static str| -> Result<String, VocabularyError> {
+                let room = event
+                    .room
+                    .clone()
+                    .ok_or_else(|| VocabularyError::MissingRoom(event.event.clone(), kind))?;
+                if !rooms.contains_key(&room) {
+                    return Err(VocabularyError::UnknownRoom(event.event.clone(), room));
+                }
+                Ok(room)
+            };
+            let channels = || -> Result<Vec<String>, VocabularyError> {
+                for channel in &event.channels {
+                    if !rooms.contains_key(channel) {
+                        return Err(VocabularyError::UnknownRoom(
+                            event.event.clone(),
+                            channel.clone(),
+                        ));
+                    }
+                }
+                Ok(event.channels.clone())
+            };
+            let rule = match event.action {
+                EventAction::Join => Rule::Join(room("join")?),
+                EventAction::Leave => Rule::Leave(room("leave")?),
+                EventAction::Subscribe => Rule::Subscribe(channels()?),
+                EventAction::Unsubscribe => Rule::Unsubscribe(channels()?),
+                EventAction::Webhook => Rule::Webhook,
+            };
+            if events.insert(event.event.clone(), rule).is_some() {
+                return Err(VocabularyError::DuplicateEvent(event.event.clone()));
+            }
+        }
+        let webhook = if config.action_webhook_url.trim().is_empty() {
+            None
+        } else {
+            let timeout = Duration::from_millis(config.action_timeout_ms);
+            let webhook = Webhook::new(config.action_webhook_url.trim(), timeout)
+                .map_err(|err| VocabularyError::Webhook(err.to_string()))?;
+            Some(Arc::new(webhook))
+        };
+        Ok(Self {
+            rooms,
+            events,
+            connected_event: (!config.connected_event.is_empty())
+                .then(|| config.connected_event.clone()),
+            error_event: config.error_event.clone(),
+            webhook,
+        })
+    }
+
+    /// No events at all (used when the configured vocabulary is unusable).
+    pub fn empty() -> Self {
+        Self {
+            rooms: HashMap::new(),
+            events: HashMap::new(),
+            connected_event: None,
+            error_event: "error".into(),
+            webhook: None,
+        }
+    }
+
+    fn channel(
+        &self,
+        allowed: &[String],
+        arg: Option<&Value>,
+    ) -> Result<(String, &RoomTemplate), Refusal> {
+        let channel = arg
+            .and_then(|arg| arg.get("channel"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| Refusal::new("invalid_payload", "expected {channel, params}"))?;
+        let template = self
+            .rooms
+            .get(channel)
+            .filter(|_| allowed.is_empty() || allowed.iter().any(|name| name == channel))
+            .ok_or_else(|| Refusal::new("unknown_channel", format!("no channel {channel:?}")))?;
+        Ok((channel.to_owned(), template))
+    }
+}
+
+/// The application Herald runs on `/socket.io/`.
+pub struct HeraldApp {
+    vocabulary: Vocabulary,
+}
+
+impl HeraldApp {
+    pub fn new(vocabulary: Vocabulary) -> Self {
+        Self { vocabulary }
+    }
+
+    /// Emit the `error` event and, when the client asked, a failed ack.
+    async fn refuse(
+        &self,
+        socket: &mut SocketRef<'_>,
+        event: &ClientEvent<'_>,
+        refusal: Refusal,
+    ) -> Result<(), EngineEnd> {
+        tracing::debug!(
+            event = event.name,
+            code = refusal.code,
+            "socket.io event refused"
+        );
+        let error = raw(&json!({
+            "code": refusal.code,
+            "message": refusal.message,
+            "event": event.name,
+        }));
+        socket.emit(&self.vocabulary.error_event, &[&error]).await?;
+        if let Some(id) = event.ack {
+            let reply = raw(&json!({
+                "ok": false,
+                "error": refusal.code,
+                "message": refusal.message,
+            }));
+            socket.ack(id, &[&reply]).await?;
+        }
+        Ok(())
+    }
+
+    async fn ok(
+        &self,
+        socket: &mut SocketRef<'_>,
+        event: &ClientEvent<'_>,
+        reply: Value,
+    ) -> Result<(), EngineEnd> {
+        match event.ack {
+            Some(id) => socket.ack(id, &[&raw(&reply)]).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Carry out `rule`; `Ok(reply)` is acked, `Err` refused.
+    fn apply(
+        &self,
+        socket: &mut SocketRef<'_>,
+        rule: &Rule,
+        arg: Option<&Value>,
+    ) -> Result<Value, Refusal> {
+        let identity = socket.identity();
+        match rule {
+            Rule::Join(room) | Rule::Leave(room) => {
+                let template = self
+                    .vocabulary
+                    .rooms
+                    .get(room)
+                    .ok_or_else(|| Refusal::new("unknown_channel", room.clone()))?;
+                let topic = template.render(arg, identity)?;
+                if matches!(rule, Rule::Join(_)) {
+                    join(socket, &topic)?;
+                } else {
+                    socket.leave(&topic);
+                }
+                Ok(json!({"ok": true, "room": topic}))
+            }
+            Rule::Subscribe(allowed) | Rule::Unsubscribe(allowed) => {
+                let (channel, template) = self.vocabulary.channel(allowed, arg)?;
+                let params = arg.and_then(|arg| arg.get("params"));
+                let topic = template.render(params.or(Some(&Value::Null)), identity)?;
+                if matches!(rule, Rule::Subscribe(_)) {
+                    join(socket, &topic)?;
+                } else {
+                    socket.leave(&topic);
+                }
+                Ok(json!({"ok": true, "channel": channel, "room": topic}))
+            }
+            Rule::Webhook => Err(Refusal::new("action_unavailable", "not a room event")),
+        }
+    }
+
+    /// Forward the event to the webhook, off the connection.
+    fn forward(
+        &self,
+        socket: &mut SocketRef<'_>,
+        event: &ClientEvent<'_>,
+        arg: Option<Value>,
+    ) -> Result<(), Refusal> {
+        let Some(webhook) = self.vocabulary.webhook.clone() else {
+            return Err(Refusal::new(
+                "action_unavailable",
+                "no action webhook is configured",
+            ));
+        };
+        let identity = socket.identity();
+        let body = json!({
+            "event": event.name,
+            "data": arg,
+            "user": {
+                "userId": identity.user_id,
+                "businessId": identity.business_id,
+                "locationId": identity.location_id,
+                "roles": identity.roles,
+            },
+            "socketId": socket.sid().to_string(),
+            "nsp": socket.nsp(),
+        });
+        let ack = event.ack;
+        let name = event.name.to_owned();
+        let error_event = self.vocabulary.error_event.clone();
+        socket
+            .defer(async move {
+                let result = webhook.call(&body).await;
+                if let Err(err) = &result {
+                    tracing::warn!(event = %name, error = %err, "action webhook failed");
+                }
+                match (ack, result) {
+                    (Some(id), Ok(answer)) => Some(Deferred::Ack {
+                        id,
+                        args: vec![raw(&json!({"ok": true, "result": answer}))],
+                    }),
+                    (Some(id), Err(err)) => Some(Deferred::Ack {
+                        id,
+                        args: vec![raw(
+                            &json!({"ok": false, "error": err.code(), "message": err.to_string()}),
+                        )],
+                    }),
+                    (None, Ok(_)) => None,
+                    (None, Err(err)) => Some(Deferred::Emit {
+                        event: error_event,
+                        args: vec![raw(
+                            &json!({"code": err.code(), "message": err.to_string(), "event": name}),
+                        )],
+                    }),
+                }
+            })
+            .map_err(|busy| Refusal::new("too_many_requests", busy.to_string()))
+    }
+}
+
+fn join(socket: &mut SocketRef<'_>, topic: &str) -> Result<(), Refusal> {
+    socket
+        .join(topic)
+        .map_err(|err| Refusal::new(err.code(), err.to_string()))
+}
+
+impl SocketIoApp for HeraldApp {
+    async fn on_connect(
+        &self,
+        socket: &mut SocketRef<'_>,
+        _auth: &str,
+        _recovered: bool,
+    ) -> Result<(), EngineEnd> {
+        let Some(event) = &self.vocabulary.connected_event else {
+            return Ok(());
+        };
+        // An object, never a bare string: socket.io-client takes a trailing
+        // string argument for a recovery offset.
+        let hello = raw(&json!({
+            "userId": socket.identity().user_id,
+            "sid": socket.sid().to_string(),
+        }));
+        socket.emit(event, &[&hello]).await
+    }
+
+    async fn on_event(
+        &self,
+        socket: &mut SocketRef<'_>,
+        event: ClientEvent<'_>,
+    ) -> Result<(), EngineEnd> {
+        if !socket.allow_message() {
+            count_hit("message_rate");
+            let refusal = Refusal::new("rate_limited", "too many messages; slow down");
+            return self.refuse(socket, &event, refusal).await;
+        }
+        let Some(rule) = self.vocabulary.events.get(event.name) else {
+            let refusal = Refusal::new("unknown_event", format!("no event {:?}", event.name));
+            return self.refuse(socket, &event, refusal).await;
+        };
+        if !event.attachments.is_empty() {
+            let refusal = Refusal::new(
+                "binary_not_supported",
+                "binary attachments are not accepted for this event",
+            );
+            return self.refuse(socket, &event, refusal).await;
+        }
+        let arg: Option<Value> = event
+            .args
+            .first()
+            .and_then(|arg| serde_json::from_str(arg.get()).ok());
+        let outcome = match rule {
+            Rule::Webhook => self.forward(socket, &event, arg).map(|()| None),
+            rule => self.apply(socket, rule, arg.as_ref()).map(Some),
+        };
+        match outcome {
+            Ok(Some(reply)) => self.ok(socket, &event, reply).await,
+            Ok(None) => Ok(()),
+            Err(refusal) => self.refuse(socket, &event, refusal).await,
+        }
+    }
+}
+
+/// A JSON value as raw JSON (serializing a `Value` cannot fail).
+fn raw(value: &Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str) -> Identity {
+        Identity {
+            user_id: Some(id.into()),
+            ..Identity::default()
+        }
+    }
+
+    #[test]
+    fn templates_fill_from_objects_or_bare_values() {
+        let template = RoomTemplate::parse("channel-notifications:{channelId}", &[]).unwrap();
+        let anonymous = Identity::anonymous();
+        assert_eq!(
+            template.render(Some(&json!("c1")), &anonymous).unwrap(),
+            "channel-notifications:c1"
+        );
+        assert_eq!(
+            template
+                .render(Some(&json!({"channelId": 7})), &anonymous)
+                .unwrap(),
+            "channel-notifications:7"
+        );
+        assert_eq!(
+            template.render(None, &anonymous).unwrap_err().code,
+            "invalid_payload"
+        );
+        assert_eq!(
+            template
+                .render(Some(&json!("a:b")), &anonymous)
+                .unwrap_err()
+                .code,
+            "invalid_payload"
+        );
+        let two = RoomTemplate::parse("location:{businessId}-{locationId}", &[]).unwrap();
+        assert_eq!(
+            two.render(
+                Some(&json!({"businessId": "b1", "locationId": "l1"})),
+                &anonymous
+            )
+            .unwrap(),
+            "location:b1-l1"
+        );
+        assert!(two.render(Some(&json!("b1")), &anonymous).is_err());
+    }
+
+    #[test]
+    fn own_parameters_default_to_the_caller_and_refuse_others() {
+        let template =
+            RoomTemplate::parse("user-notifications:{userId}", &["userId".into()]).unwrap();
+        assert_eq!(
+            template.render(Some(&json!("u1")), &user("u1")).unwrap(),
+            "user-notifications:u1"
+        );
+        assert_eq!(
+            template.render(None, &user("u1")).unwrap(),
+            "user-notifications:u1"
+        );
+        assert_eq!(
+            template
+                .render(Some(&json!("u2")), &user("u1"))
+                .unwrap_err()
+                .code,
+            "forbidden"
+        );
+        assert_eq!(
+            template
+                .render(Some(&json!("u1")), &Identity::anonymous())
+                .unwrap_err()
+                .code,
+            "unauthorized"
+        );
+    }
+
+    #[test]
+    fn bad_templates_are_configuration_errors() {
+        assert!(RoomTemplate::parse("a:{b", &[]).is_err());
+        assert!(RoomTemplate::parse("a:{}", &[]).is_err());
+        assert!(RoomTemplate::parse("a:b}", &[]).is_err());
+        assert!(RoomTemplate::parse("a:{b}", &["c".into()]).is_err());
+    }
+
+    #[test]
+    fn the_shipped_vocabulary_is_valid() {
+        let vocabulary = Vocabulary::from_config(&SocketIoConfig::default()).unwrap();
+        for event in [
+            "join-user-notifications",
+            "leave-user-notifications",
+            "join-channel-notifications",
+            "leave-channel-notifications",
+            "join-global-notifications",
+            "leave-global-notifications",
+            "subscribe",
+            "unsubscribe",
+            "action",
+        ] {
+            assert!(vocabulary.events.contains_key(event), "{event}");
+        }
+    }
+
+    #[test]
+    fn events_must_name_defined_rooms() {
+        let mut config = SocketIoConfig::default();
+        config.events[0].room = Some("nope".into());
+        assert!(matches!(
+            Vocabulary::from_config(&config),
+            Err(VocabularyError::UnknownRoom(..))
+        ));
+    }
+}
