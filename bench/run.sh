@@ -18,8 +18,11 @@
 #                        herald-sio is skipped while Herald has no /socket.io/)
 #   BENCH_PROFILE        release (default) or debug (default for smoke, which
 #                        reuses the test build)
-#   BENCH_SIO_JOIN_EVENT / BENCH_SIO_JOIN_ARG   how a Socket.IO client joins a
-#                        room on Herald (default: subscribe {"channel":{topic}})
+#   BENCH_SIO_JOIN_EVENT / BENCH_SIO_JOIN_ARG / BENCH_SIO_TOPIC_PREFIX
+#                        how a Socket.IO client joins a room on Herald (default:
+#                        the shipped vocabulary's public rooms,
+#                        join-channel-notifications "<id>" -> room
+#                        channel-notifications:<id>)
 #
 # Each scenario's JSON result lines and exact commands are kept in
 # bench/results/<scenario>.jsonl and .cmd; RESULTS.md is rebuilt from all of
@@ -93,9 +96,10 @@ fi
 
 # --- servers -------------------------------------------------------------------
 SERVERS=(${BENCH_SERVERS:-herald herald-sio node-ws socketio})
-DEFAULT_SIO_JOIN_ARG='{"channel":{topic}}'
-SIO_JOIN_EVENT=${BENCH_SIO_JOIN_EVENT:-subscribe}
-SIO_JOIN_ARG=${BENCH_SIO_JOIN_ARG:-$DEFAULT_SIO_JOIN_ARG}
+# Herald's shipped Socket.IO vocabulary: public rooms channel-notifications:<id>.
+SIO_JOIN_EVENT=${BENCH_SIO_JOIN_EVENT:-join-channel-notifications}
+SIO_JOIN_ARG=${BENCH_SIO_JOIN_ARG:-'{id}'}
+SIO_TOPIC_PREFIX=${BENCH_SIO_TOPIC_PREFIX:-channel-notifications:}
 port=47000
 SERVER_PID=""
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")
@@ -171,7 +175,7 @@ run_one() { # scenario server args... ; appends the JSON line to $RESULTS, the c
   local -a cmd=("${PIN_BENCH[@]}" "$BENCH" "${args[@]}" --server "127.0.0.1:$port"
     --server-pid "$SERVER_PID" --protocol "$protocol" --label "$server" --scenario "$scenario")
   if [ "$server" = herald-sio ]; then
-    cmd+=(--sio-join-event "$SIO_JOIN_EVENT" --sio-join-arg "$SIO_JOIN_ARG")
+    cmd+=(--sio-join-event "$SIO_JOIN_EVENT" --sio-join-arg "$SIO_JOIN_ARG" --topic-prefix "$SIO_TOPIC_PREFIX")
   fi
   log "$scenario on $server: ${cmd[*]}"
   printf '%s   # server: %s\n' "${cmd[*]}" "$(server_command "$server" "$port")" >>"$COMMANDS"

@@ -151,9 +151,12 @@ struct Common {
     #[arg(long, default_value = "subscribe")]
     sio_join_event: String,
     /// Socket.IO: argument of that event, `{topic}` standing for the room name
-    /// as a JSON string.
+    /// as a JSON string, `{id}` for it without the topic prefix.
     #[arg(long, default_value = r#"{"channel":{topic}}"#)]
     sio_join_arg: String,
+    /// Put before every topic (room) name.
+    #[arg(long, default_value = "bench:")]
+    topic_prefix: String,
 }
 
 #[derive(Args)]
@@ -287,6 +290,7 @@ fn context(common: &Common, connections: usize) -> anyhow::Result<Context> {
         ProtocolArg::Socketio => Protocol::SocketIo(JoinStyle {
             event: common.sio_join_event.clone(),
             argument: common.sio_join_arg.clone(),
+            prefix: common.topic_prefix.clone(),
         }),
     };
     let server = Process::new(common.server_pid);
@@ -304,6 +308,7 @@ fn context(common: &Common, connections: usize) -> anyhow::Result<Context> {
         publisher: Publisher::new(common.server)?,
         scenario: common.scenario.clone(),
         label: common.label.clone(),
+        topic_prefix: common.topic_prefix.clone(),
     })
 }
 

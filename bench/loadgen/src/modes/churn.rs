@@ -60,6 +60,7 @@ async fn churning(ctx: &Context, churn: &Churn) -> Option<ChurnReport> {
         // Past the first source addresses the stable crowd uses most.
         let source = ctx.target.sources.for_index(index + 1);
         let target = ctx.target.clone();
+        let topic = ctx.topic(delivery::FANOUT_TOPIC);
         let progress: Arc<Progress> = progress.clone();
         let never = never.clone();
         let life = churn.life;
@@ -68,10 +69,7 @@ async fn churning(ctx: &Context, churn: &Churn) -> Option<ChurnReport> {
             let mut client = Client::open(target.server, source, target.protocol.clone())
                 .await
                 .map_err(|e| e.to_string())?;
-            client
-                .join("bench:fanout")
-                .await
-                .map_err(|e| e.to_string())?;
+            client.join(&topic).await.map_err(|e| e.to_string())?;
             let took = opening.elapsed().as_micros() as u32;
             // Deliveries to churning clients are not tracked for loss.
             let mut received = Received::new(0);

@@ -27,6 +27,10 @@ pub struct Delivery {
     pub mode: Option<&'static str>,
 }
 
+/// The topic of the single-topic fan-out (after the prefix); churning
+/// clients join it too.
+pub const FANOUT_TOPIC: &str = "fanout";
+
 /// Time the server gets after the last join before publishing starts.
 const SETTLE: Duration = Duration::from_secs(1);
 
@@ -52,9 +56,9 @@ pub async fn run_with(
     };
     let topic_name = |i: usize| -> String {
         if topics == 1 {
-            "bench:fanout".into()
+            ctx.topic(FANOUT_TOPIC)
         } else {
-            format!("bench:topic:{}", i % topics)
+            ctx.topic(&format!("topic-{}", i % topics))
         }
     };
     let before = ctx.server.memory()?;

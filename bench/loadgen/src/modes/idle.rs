@@ -24,7 +24,7 @@ pub async fn run(ctx: &Context, idle: &Idle) -> anyhow::Result<Report> {
     let (running, opened) = crowd::open(
         &ctx.target,
         idle.connections,
-        |i| format!("bench:idle:{}", i % topics),
+        |i| ctx.topic(&format!("idle-{}", i % topics)),
         0,
         &progress,
     )

@@ -22,4 +22,14 @@ pub struct Context {
     pub publisher: Publisher,
     pub scenario: String,
     pub label: String,
+    /// Put before every topic name (`bench:` by default), so runs can use
+    /// topics a server's rules or room templates accept.
+    pub topic_prefix: String,
+}
+
+impl Context {
+    /// The full topic name for `name` (e.g. `bench:fanout`).
+    pub fn topic(&self, name: &str) -> String {
+        format!("{}{name}", self.topic_prefix)
+    }
 }

@@ -22,8 +22,12 @@ pub struct JoinStyle {
     /// Event name, e.g. `subscribe`.
     pub event: String,
     /// Argument JSON with `{topic}` where the room name goes (as a JSON
-    /// string), e.g. `{"channel":{topic}}`.
+    /// string), e.g. `{"channel":{topic}}`, or `{id}` for the name without
+    /// the run's topic prefix (Herald's `join-channel-notifications` takes
+    /// `"c1"` and joins room `channel-notifications:c1`).
     pub argument: String,
+    /// The run's topic prefix, removed from the topic for `{id}`.
+    pub prefix: String,
 }
 
 impl Default for JoinStyle {
@@ -31,6 +35,7 @@ impl Default for JoinStyle {
         Self {
             event: "subscribe".into(),
             argument: r#"{"channel":{topic}}"#.into(),
+            prefix: String::new(),
         }
     }
 }
@@ -38,8 +43,13 @@ impl Default for JoinStyle {
 /// The join event with acknowledgement id `ack`.
 pub fn join(style: &JoinStyle, ack: u64, topic: &str) -> String {
     let event = serde_json::Value::from(style.event.as_str());
+    let id = topic.strip_prefix(style.prefix.as_str()).unwrap_or(topic);
+    let id = serde_json::Value::from(id).to_string();
     let topic = serde_json::Value::from(topic).to_string();
-    let argument = style.argument.replace("{topic}", &topic);
+    let argument = style
+        .argument
+        .replace("{topic}", &topic)
+        .replace("{id}", &id);
     format!("42{ack}[{event},{argument}]")
 }
 
@@ -79,6 +89,15 @@ mod tests {
         assert_eq!(
             join(&JoinStyle::default(), 5, "bench:0"),
             r#"425["subscribe",{"channel":"bench:0"}]"#
+        );
+        let herald = JoinStyle {
+            event: "join-channel-notifications".into(),
+            argument: "{id}".into(),
+            prefix: "channel-notifications:".into(),
+        };
+        assert_eq!(
+            join(&herald, 6, "channel-notifications:fanout"),
+            r#"426["join-channel-notifications","fanout"]"#
         );
         assert_eq!(classify("2"), Inbound::Ping);
         assert_eq!(
