@@ -100,7 +100,11 @@ SERVERS=(${BENCH_SERVERS:-herald herald-sio node-ws socketio})
 SIO_JOIN_EVENT=${BENCH_SIO_JOIN_EVENT:-join-channel-notifications}
 SIO_JOIN_ARG=${BENCH_SIO_JOIN_ARG:-'{id}'}
 SIO_TOPIC_PREFIX=${BENCH_SIO_TOPIC_PREFIX:-channel-notifications:}
-port=47000
+# Server ports sit below the ephemeral range: the generator's many client
+# sockets (and anyone else's) take ports from that range, and a server port in
+# it can be found taken.
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+port=$((ephemeral_low > 3000 ? ephemeral_low - 2000 : 30000))
 SERVER_PID=""
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/herald-bench.XXXXXX")
 
