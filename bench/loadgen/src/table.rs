@@ -146,7 +146,11 @@ pub fn render(text: &str) -> String {
         }
         by_key.insert((scenario, server), result);
     }
-    let herald = servers.iter().find(|s| s.starts_with("herald")).cloned();
+    let heralds: Vec<String> = servers
+        .iter()
+        .filter(|s| s.starts_with("herald"))
+        .cloned()
+        .collect();
     let peers: Vec<String> = servers
         .iter()
         .filter(|s| !s.starts_with("herald"))
@@ -158,13 +162,13 @@ pub fn render(text: &str) -> String {
     for server in &servers {
         out += &format!(" {server} |");
     }
-    if let Some(herald) = &herald {
+    for herald in &heralds {
         for peer in &peers {
             out += &format!(" {herald} ÷ {peer} |");
         }
     }
     out += "\n|---|---|";
-    for _ in 0..servers.len() + if herald.is_some() { peers.len() } else { 0 } {
+    for _ in 0..servers.len() + heralds.len() * peers.len() {
         out += "---:|";
     }
     out += "\n";
@@ -196,7 +200,7 @@ pub fn render(text: &str) -> String {
                     None => out += " — |",
                 }
             }
-            if let Some(herald) = &herald {
+            for herald in &heralds {
                 for peer in &peers {
                     match (metric.ratio, value(herald), value(peer)) {
                         (true, Some(h), Some(p)) if p > 0.0 => out += &format!(" {:.2}× |", h / p),
@@ -212,7 +216,7 @@ pub fn render(text: &str) -> String {
                 && result.get("ok") == Some(&Value::Bool(false))
             {
                 out += &format!("| {scenario} | **{server}: run not clean (see log)** |");
-                out += &" |".repeat(servers.len() + peers.len());
+                out += &" |".repeat(servers.len() + heralds.len() * peers.len());
                 out += "\n";
             }
         }
