@@ -511,3 +511,61 @@ async fn a_refused_origin_cannot_open_a_session() {
         "https://app.example"
     );
 }
+
+#[tokio::test]
+async fn the_inbox_answers_pushes_on_the_users_room() {
+    let server = TestServer::start_with(secured).await;
+    let mut member = user_client(&server, "u1", json!({})).await;
+    let (ack, _) = member
+        .emit_with_ack(
+            "push",
+            vec![json!({"topic": "user:u1", "event": "unread_count"})],
+        )
+        .await;
+    assert_eq!(ack[0]["error"], "not_joined", "only on a joined room");
+    member
+        .emit_with_ack("subscribe", vec![json!({"channel": "user"})])
+        .await;
+
+    let (status, _) = server
+        .post(
+            "/api/users/u1/notifications",
+            json!({"type": "points_added", "title": "10 points"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let live = member.event_named("notification").await;
+    assert_eq!(live.args[0]["title"], "10 points");
+
+    let (ack, _) = member
+        .emit_with_ack(
+            "push",
+            vec![json!({"topic": "user:u1", "event": "list", "payload": {}})],
+        )
+        .await;
+    assert_eq!(ack[0]["ok"], true);
+    let listed = &ack[0]["response"]["notifications"];
+    assert_eq!(listed[0]["title"], "10 points");
+    let id = listed[0]["id"].clone();
+    let (ack, _) = member
+        .emit_with_ack(
+            "push",
+            vec![json!({"topic": "user:u1", "event": "mark_read", "payload": {"id": id}})],
+        )
+        .await;
+    assert_eq!(ack[0]["ok"], true);
+    let (ack, _) = member
+        .emit_with_ack(
+            "push",
+            vec![json!({"topic": "user:u1", "event": "mark_read", "payload": {"id": "999999"}})],
+        )
+        .await;
+    assert_eq!(
+        (&ack[0]["ok"], &ack[0]["error"]),
+        (&json!(false), &json!("not_found"))
+    );
+    let (ack, _) = member
+        .emit_with_ack("push", vec![json!({"topic": "user:u1", "event": "dance"})])
+        .await;
+    assert_eq!(ack[0]["error"], "unhandled_event");
+}
