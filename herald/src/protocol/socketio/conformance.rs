@@ -92,6 +92,9 @@ impl EngineApp for Echo {
     }
 
     async fn run(self: Arc<Self>, (): (), mut socket: EngineSocket) {
+        if socket.open().await.is_err() {
+            return;
+        }
         let timer = tokio::time::sleep_until(socket.heartbeat_deadline());
         tokio::pin!(timer);
         let end = loop {

@@ -127,8 +127,12 @@ impl<A: SocketIoApp> EngineApp for SocketIoEndpoint<A> {
         })
     }
 
-    async fn run(self: Arc<Self>, subscriber: Subscriber, socket: EngineSocket) {
-        connection::run(self, subscriber, socket).await;
+    fn run(
+        self: Arc<Self>,
+        subscriber: Subscriber,
+        socket: EngineSocket,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        connection::run(self, subscriber, socket)
     }
 }
 
