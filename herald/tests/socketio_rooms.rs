@@ -569,3 +569,28 @@ async fn the_inbox_answers_pushes_on_the_users_room() {
         .await;
     assert_eq!(ack[0]["error"], "unhandled_event");
 }
+
+#[tokio::test]
+async fn shutdown_closes_socket_io_connections_so_clients_reconnect_elsewhere() {
+    let mut server = TestServer::start().await;
+    let (mut websocket, _) = SioClient::connect_ok(&server.ws_base, None).await;
+    let (session, _) = Polling::open(&server.base, "/socket.io/").await;
+    let waiting_poll = tokio::spawn(async move { session.get().await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let serving = server.begin_shutdown();
+    // No Socket.IO DISCONNECT (that would stop the client from reconnecting):
+    // the engine connection closes with 1001.
+    assert_eq!(websocket.eio.expect_closed().await, Some(1001));
+    let (status, body) = waiting_poll.await.unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "1"),
+        "the waiting poll gets a close packet"
+    );
+    tokio::time::timeout(Duration::from_secs(5), serving)
+        .await
+        .expect("serve returns after shutdown")
+        .unwrap()
+        .unwrap();
+}
