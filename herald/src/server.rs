@@ -94,7 +94,7 @@ impl Herald {
             HeraldApp::new(vocabulary, client_events.clone()),
         );
         let socketio_stats = socketio_endpoint.shared.stats.clone();
-        let (socketio_routes, _) = socketio::router(socketio_endpoint);
+        let socketio_routes = socketio::router(socketio_endpoint);
         let api_state = Arc::new(ApiState {
             hub: hub.clone(),
             inbox: inbox.clone(),

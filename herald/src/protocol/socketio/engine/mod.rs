@@ -119,11 +119,6 @@ impl EngineShared {
         });
         format!("0{handshake}")
     }
-
-    /// Long-polling sessions open right now (not yet upgraded).
-    pub fn polling_sessions(&self) -> usize {
-        self.polling.len()
-    }
 }
 
 /// One Engine.IO endpoint: shared state plus the application it runs.
