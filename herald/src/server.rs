@@ -75,6 +75,11 @@ impl Herald {
             tracing::error!(error = %err, "unusable socket.io vocabulary; client events are refused");
             Vocabulary::empty()
         });
+        let inbox = Inbox::new(store.clone(), hub.clone(), config.inbox());
+        inbox.spawn_retention();
+        // Services answering events clients push on joined topics; every
+        // transport gets the same list.
+        let client_events = ClientEvents::default().with(Arc::new(InboxEvents(inbox.clone())));
         let connection_limits = ConnectionLimits::new(&config.limits);
         let message_rate = RateSettings::from_config(&config.limits);
         let socketio_endpoint = SocketIoEndpoint::new(
@@ -86,15 +91,10 @@ impl Herald {
                 message_rate,
                 config.allowed_origins(),
             ),
-            HeraldApp::new(vocabulary),
+            HeraldApp::new(vocabulary, client_events.clone()),
         );
         let socketio_stats = socketio_endpoint.shared.stats.clone();
-        let (socketio_routes, _) = socketio::router(socketio_endpoint);
-        let inbox = Inbox::new(store.clone(), hub.clone(), config.inbox());
-        inbox.spawn_retention();
-        // Services answering events clients push on joined topics; every
-        // transport gets the same list.
-        let client_events = ClientEvents::default().with(Arc::new(InboxEvents(inbox.clone())));
+        let socketio_routes = socketio::router(socketio_endpoint);
         let api_state = Arc::new(ApiState {
             hub: hub.clone(),
             inbox: inbox.clone(),

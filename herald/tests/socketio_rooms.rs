@@ -511,3 +511,86 @@ async fn a_refused_origin_cannot_open_a_session() {
         "https://app.example"
     );
 }
+
+#[tokio::test]
+async fn the_inbox_answers_pushes_on_the_users_room() {
+    let server = TestServer::start_with(secured).await;
+    let mut member = user_client(&server, "u1", json!({})).await;
+    let (ack, _) = member
+        .emit_with_ack(
+            "push",
+            vec![json!({"topic": "user:u1", "event": "unread_count"})],
+        )
+        .await;
+    assert_eq!(ack[0]["error"], "not_joined", "only on a joined room");
+    member
+        .emit_with_ack("subscribe", vec![json!({"channel": "user"})])
+        .await;
+
+    let (status, _) = server
+        .post(
+            "/api/users/u1/notifications",
+            json!({"type": "points_added", "title": "10 points"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let live = member.event_named("notification").await;
+    assert_eq!(live.args[0]["title"], "10 points");
+
+    let (ack, _) = member
+        .emit_with_ack(
+            "push",
+            vec![json!({"topic": "user:u1", "event": "list", "payload": {}})],
+        )
+        .await;
+    assert_eq!(ack[0]["ok"], true);
+    let listed = &ack[0]["response"]["notifications"];
+    assert_eq!(listed[0]["title"], "10 points");
+    let id = listed[0]["id"].clone();
+    let (ack, _) = member
+        .emit_with_ack(
+            "push",
+            vec![json!({"topic": "user:u1", "event": "mark_read", "payload": {"id": id}})],
+        )
+        .await;
+    assert_eq!(ack[0]["ok"], true);
+    let (ack, _) = member
+        .emit_with_ack(
+            "push",
+            vec![json!({"topic": "user:u1", "event": "mark_read", "payload": {"id": "999999"}})],
+        )
+        .await;
+    assert_eq!(
+        (&ack[0]["ok"], &ack[0]["error"]),
+        (&json!(false), &json!("not_found"))
+    );
+    let (ack, _) = member
+        .emit_with_ack("push", vec![json!({"topic": "user:u1", "event": "dance"})])
+        .await;
+    assert_eq!(ack[0]["error"], "unhandled_event");
+}
+
+#[tokio::test]
+async fn shutdown_closes_socket_io_connections_so_clients_reconnect_elsewhere() {
+    let mut server = TestServer::start().await;
+    let (mut websocket, _) = SioClient::connect_ok(&server.ws_base, None).await;
+    let (session, _) = Polling::open(&server.base, "/socket.io/").await;
+    let waiting_poll = tokio::spawn(async move { session.get().await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let serving = server.begin_shutdown();
+    // No Socket.IO DISCONNECT (that would stop the client from reconnecting):
+    // the engine connection closes with 1001.
+    assert_eq!(websocket.eio.expect_closed().await, Some(1001));
+    let (status, body) = waiting_poll.await.unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "1"),
+        "the waiting poll gets a close packet"
+    );
+    tokio::time::timeout(Duration::from_secs(5), serving)
+        .await
+        .expect("serve returns after shutdown")
+        .unwrap()
+        .unwrap();
+}

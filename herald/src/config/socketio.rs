@@ -92,6 +92,10 @@ pub enum EventAction {
     /// POST the event to `action_webhook_url` with the caller's identity;
     /// ack with the webhook's answer.
     Webhook,
+    /// `{topic, event, payload}`: push `event` on a room the socket joined,
+    /// to the service that answers it (the inbox on `user:{userId}`); ack
+    /// with its reply.
+    Push,
 }
 
 impl Default for SocketIoConfig {
@@ -195,6 +199,7 @@ fn default_events() -> Vec<EventConfig> {
             ..event("unsubscribe", Unsubscribe, None)
         },
         event("action", Webhook, None),
+        event("push", Push, None),
     ]
 }
 

@@ -26,6 +26,8 @@ pub use crate::auth::Identity;
 #[derive(Clone)]
 pub struct Access {
     auth: Auth,
+    /// Every anonymous client shares this one (idle connections stay small).
+    anonymous: Arc<Identity>,
     limits: Arc<ConnectionLimits>,
     rate: RateSettings,
     allowed_origins: Option<Vec<String>>,
@@ -40,6 +42,7 @@ impl Access {
     ) -> Self {
         Self {
             auth,
+            anonymous: Arc::new(Identity::anonymous()),
             limits,
             rate,
             allowed_origins,
@@ -63,11 +66,19 @@ impl Access {
     }
 
     /// Who presents `token` (or none). `Err` is a stable reason code.
-    pub async fn identify(&self, token: Option<&str>) -> Result<Identity, &'static str> {
-        self.auth
+    pub async fn identify(&self, token: Option<&str>) -> Result<Arc<Identity>, &'static str> {
+        let identity = self
+            .auth
             .authenticate(token)
             .await
-            .map_err(|err| err.reason())
+            .map_err(|err| err.reason())?;
+        let plain_anonymous =
+            identity.is_anonymous() && identity.roles.is_empty() && identity.expires_at.is_none();
+        Ok(if plain_anonymous {
+            self.anonymous.clone()
+        } else {
+            Arc::new(identity)
+        })
     }
 
     /// May `identity` join `room`? `Err` is a stable reason code.

@@ -202,7 +202,10 @@ impl SocketRef<'_> {
             .map_err(JoinError::Forbidden)?;
         let (topic, epoch, offset) = core.subscribe_current(room);
         core.shared.stats.room_joined(&topic);
-        core.sockets[self.index].rooms.push(Room {
+        let rooms = &mut core.sockets[self.index].rooms;
+        // One slot at a time: a socket is usually in a room or two.
+        rooms.reserve_exact(1);
+        rooms.push(Room {
             topic,
             epoch,
             delivered: offset,

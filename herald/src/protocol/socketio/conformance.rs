@@ -53,7 +53,7 @@ pub fn router() -> Router {
     let echo = Engine::new(settings.engine.clone(), Arc::new(Echo));
     let hub = Hub::new(HubConfig::default());
     let endpoint = SocketIoEndpoint::new(hub, settings, Access::open(), Conformance);
-    let (socketio, _) = super::router(endpoint);
+    let socketio = super::router(endpoint);
     Router::new()
         .merge(engine::router(echo, "/engine.io/"))
         .merge(socketio)
@@ -92,6 +92,9 @@ impl EngineApp for Echo {
     }
 
     async fn run(self: Arc<Self>, (): (), mut socket: EngineSocket) {
+        if socket.open().await.is_err() {
+            return;
+        }
         let timer = tokio::time::sleep_until(socket.heartbeat_deadline());
         tokio::pin!(timer);
         let end = loop {

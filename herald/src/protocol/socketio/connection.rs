@@ -13,6 +13,7 @@
 //! shared bytes; a broadcast already written (or replayed by recovery) is
 //! never written again.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ use super::engine::{EngineEnd, EngineSocket, Incoming, Wake};
 use super::id::Id;
 use super::packet::{self, Packet, PacketType};
 use super::recovery::{DeliveryLog, Room, parse_offset};
+use super::stats::CountedClient;
 use super::{SocketIoEndpoint, SocketIoShared};
 use crate::auth::limits::{ConnectionPermit, MessageRate, count_hit};
 use crate::hub::{CloseReason, Message, Position, Subscriber, TopicName, WireFormat};
@@ -152,6 +154,8 @@ struct ConnectAuth {
 
 /// Everything a connection's task owns, except the application.
 pub(super) struct Core {
+    /// Counts the connection in `/health` while it lives.
+    _counted: CountedClient,
     pub(super) engine: EngineSocket,
     pub(super) subscriber: Subscriber,
     pub(super) shared: Arc<SocketIoShared>,
@@ -165,16 +169,20 @@ pub(super) struct Core {
     pub(super) rate: MessageRate,
 }
 
-/// Run one connection to its end.
-pub(super) async fn run<A: SocketIoApp>(
+/// Set up one connection and return the future that runs it to its end.
+///
+/// A plain function on purpose: the state is built here and moved into
+/// [`Core::run`], which works on it in place, so the task's future holds it
+/// once (an `async fn` would also keep its moved-from arguments).
+pub(super) fn run<A: SocketIoApp>(
     endpoint: Arc<SocketIoEndpoint<A>>,
     subscriber: Subscriber,
     engine: EngineSocket,
-) {
+) -> impl Future<Output = ()> + Send {
     let shared = endpoint.shared.clone();
-    let _counted = shared.stats.client_connected();
     tracing::debug!(sid = %engine.sid(), remote = %engine.remote(), transport = engine.transport_name(), "socket.io session opened");
-    let mut core = Core {
+    let core = Core {
+        _counted: shared.stats.client_connected(),
         connect_deadline: Some(Instant::now() + shared.settings.connect_timeout),
         permit: None,
         rate: MessageRate::new(shared.access.rate()),
@@ -185,44 +193,7 @@ pub(super) async fn run<A: SocketIoApp>(
         partial: None,
         deferred: None,
     };
-    let mailbox = core.subscriber.mailbox().clone();
-    let timer = tokio::time::sleep_until(core.next_deadline());
-    tokio::pin!(timer);
-    let mut batch: Vec<Arc<Message>> = Vec::new();
-
-    let ending = loop {
-        let deadline = core.next_deadline();
-        if timer.deadline() != deadline {
-            timer.as_mut().reset(deadline);
-        }
-        tokio::select! {
-            delivery = mailbox.recv_batch(&mut batch) => match delivery {
-                // Boxed: the write future exists only while writing, and
-                // keeping it out of this loop's state keeps idle
-                // connections small.
-                Ok(()) => if let Err(ending) = Box::pin(core.deliver(&mut batch)).await {
-                    break ending;
-                },
-                Err(reason) => break Ending::Hub(reason),
-            },
-            wake = core.engine.recv() => {
-                if let Err(ending) = Box::pin(core.on_wake(&endpoint.app, wake)).await {
-                    break ending;
-                }
-            },
-            () = &mut timer => {
-                if let Err(ending) = Box::pin(core.on_timer()).await {
-                    break ending;
-                }
-            },
-            Some((sid, result)) = next_deferred(&mut core.deferred) => {
-                if let Err(ending) = Box::pin(core.on_deferred(sid, result)).await {
-                    break ending;
-                }
-            },
-        }
-    };
-    Box::pin(core.finish(ending)).await;
+    core.run(endpoint)
 }
 
 async fn next_deferred(queue: &mut Option<Box<DeferredQueue>>) -> Option<(Id, Option<Deferred>)> {
@@ -237,6 +208,50 @@ async fn next_deferred(queue: &mut Option<Box<DeferredQueue>>) -> Option<(Id, Op
 }
 
 impl Core {
+    async fn run<A: SocketIoApp>(mut self, endpoint: Arc<SocketIoEndpoint<A>>) {
+        if let Err(end) = self.engine.open().await {
+            return Box::pin(self.finish(Ending::Engine(end))).await;
+        }
+        let mailbox = self.subscriber.mailbox().clone();
+        let timer = tokio::time::sleep_until(self.next_deadline());
+        tokio::pin!(timer);
+        let mut batch: Vec<Arc<Message>> = Vec::new();
+
+        let ending = loop {
+            let deadline = self.next_deadline();
+            if timer.deadline() != deadline {
+                timer.as_mut().reset(deadline);
+            }
+            tokio::select! {
+                delivery = mailbox.recv_batch(&mut batch) => match delivery {
+                    // Boxed: the write future exists only while writing, and
+                    // keeping it out of this loop's state keeps idle
+                    // connections small.
+                    Ok(()) => if let Err(ending) = Box::pin(self.deliver(&mut batch)).await {
+                        break ending;
+                    },
+                    Err(reason) => break Ending::Hub(reason),
+                },
+                wake = self.engine.recv() => {
+                    if let Err(ending) = Box::pin(self.on_wake(&endpoint.app, wake)).await {
+                        break ending;
+                    }
+                },
+                () = &mut timer => {
+                    if let Err(ending) = Box::pin(self.on_timer()).await {
+                        break ending;
+                    }
+                },
+                Some((sid, result)) = next_deferred(&mut self.deferred) => {
+                    if let Err(ending) = Box::pin(self.on_deferred(sid, result)).await {
+                        break ending;
+                    }
+                },
+            }
+        };
+        Box::pin(self.finish(ending)).await;
+    }
+
     /// When the timer must next fire: heartbeat, connect timeout, or the
     /// first token to expire.
     fn next_deadline(&self) -> Instant {
@@ -398,7 +413,7 @@ impl Core {
             .and_then(|data| serde_json::from_str(data).ok())
             .unwrap_or_default();
         let identity = match self.shared.access.identify(auth.token.as_deref()).await {
-            Ok(identity) => Arc::new(identity),
+            Ok(identity) => identity,
             Err(reason) => {
                 tracing::info!(nsp = %nsp, reason, "socket.io connect refused");
                 count_hit("auth");
@@ -442,6 +457,8 @@ impl Core {
                 Vec::new(),
             ),
         };
+        // One slot at a time: most connections use one namespace.
+        self.sockets.reserve_exact(1);
         self.sockets.push(NsSocket {
             nsp: nsp.clone(),
             sid,

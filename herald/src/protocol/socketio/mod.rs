@@ -39,7 +39,7 @@ use axum::http::{HeaderMap, StatusCode};
 
 use crate::hub::{Hub, Subscriber};
 use access::Access;
-use engine::{Engine, EngineApp, EngineSettings, EngineShared, EngineSocket, Refused};
+use engine::{Engine, EngineApp, EngineSettings, EngineSocket, Refused};
 use recovery::RecoveryStore;
 use stats::SocketIoStats;
 
@@ -127,16 +127,17 @@ impl<A: SocketIoApp> EngineApp for SocketIoEndpoint<A> {
         })
     }
 
-    async fn run(self: Arc<Self>, subscriber: Subscriber, socket: EngineSocket) {
-        connection::run(self, subscriber, socket).await;
+    fn run(
+        self: Arc<Self>,
+        subscriber: Subscriber,
+        socket: EngineSocket,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        connection::run(self, subscriber, socket)
     }
 }
 
-/// The routes of the Socket.IO transport (`/socket.io/`), and the Engine.IO
-/// state behind them.
-pub fn router<A: SocketIoApp>(endpoint: Arc<SocketIoEndpoint<A>>) -> (Router, Arc<EngineShared>) {
+/// The routes of the Socket.IO transport (`/socket.io/`).
+pub fn router<A: SocketIoApp>(endpoint: Arc<SocketIoEndpoint<A>>) -> Router {
     let settings = endpoint.shared.settings.engine.clone();
-    let engine = Engine::new(settings, endpoint);
-    let shared = engine.shared.clone();
-    (engine::router(engine, "/socket.io/"), shared)
+    engine::router(Engine::new(settings, endpoint), "/socket.io/")
 }

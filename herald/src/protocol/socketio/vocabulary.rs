@@ -10,6 +10,9 @@
 //! - `webhook` events are POSTed to the action webhook with the caller's
 //!   identity; the ack carries `{ok: true, result}` (the backend's answer) or
 //!   `{ok: false, error}`.
+//! - `push` events (`{topic, event, payload}`) go to the service that answers
+//!   events on a joined room ([`crate::client_events`], e.g. the inbox on
+//!   `user:{userId}`); the ack carries its reply.
 //!
 //! Every refusal (unknown event or channel, bad payload, a room that is not
 //! the caller's, a topic rule, too many rooms, binary data) is also emitted
@@ -27,7 +30,10 @@ use super::access::Identity;
 use super::app::{ClientEvent, Deferred, SocketIoApp, SocketRef};
 use super::engine::EngineEnd;
 use super::webhook::Webhook;
+use serde::Deserialize;
+
 use crate::auth::limits::count_hit;
+use crate::client_events::{ClientEvents, EventReply};
 use crate::config::{EventAction, SocketIoConfig};
 
 /// Longest accepted room parameter value.
@@ -213,6 +219,7 @@ enum Rule {
     Subscribe(Vec<String>),
     Unsubscribe(Vec<String>),
     Webhook,
+    Push,
 }
 
 /// The event vocabulary, checked and ready to use.
@@ -261,6 +268,7 @@ impl Vocabulary {
                 EventAction::Subscribe => Rule::Subscribe(channels()?),
                 EventAction::Unsubscribe => Rule::Unsubscribe(channels()?),
                 EventAction::Webhook => Rule::Webhook,
+                EventAction::Push => Rule::Push,
             };
             if events.insert(event.event.clone(), rule).is_some() {
                 return Err(VocabularyError::DuplicateEvent(event.event.clone()));
@@ -316,11 +324,69 @@ impl Vocabulary {
 /// The application Herald runs on `/socket.io/`.
 pub struct HeraldApp {
     vocabulary: Vocabulary,
+    /// Services answering events pushed on joined rooms (the inbox).
+    services: ClientEvents,
+}
+
+/// The part of a `push` event Herald reads.
+#[derive(Deserialize)]
+struct PushRequest {
+    topic: String,
+    event: String,
+    payload: Option<Box<RawValue>>,
 }
 
 impl HeraldApp {
-    pub fn new(vocabulary: Vocabulary) -> Self {
-        Self { vocabulary }
+    pub fn new(vocabulary: Vocabulary, services: ClientEvents) -> Self {
+        Self {
+            vocabulary,
+            services,
+        }
+    }
+
+    /// `push {topic, event, payload}`: the service that claims `topic`
+    /// answers, if the socket joined that room (joining is where topic rules
+    /// apply, so they cover pushes too).
+    async fn push(
+        &self,
+        socket: &mut SocketRef<'_>,
+        arg: Option<&RawValue>,
+    ) -> Result<Value, Refusal> {
+        let request: PushRequest = arg
+            .and_then(|arg| serde_json::from_str(arg.get()).ok())
+            .ok_or_else(|| Refusal::new("invalid_payload", "expected {topic, event, payload}"))?;
+        if !socket.rooms().any(|room| room == request.topic) {
+            return Err(Refusal::new(
+                "not_joined",
+                format!("join {} before pushing to it", request.topic),
+            ));
+        }
+        let unhandled = || {
+            Refusal::new(
+                "unhandled_event",
+                format!("{} on {} has no handler", request.event, request.topic),
+            )
+        };
+        let handler = self
+            .services
+            .for_topic(&request.topic)
+            .ok_or_else(unhandled)?;
+        let empty = RawValue::from_string("{}".to_owned()).unwrap_or_default();
+        let payload = request.payload.as_deref().unwrap_or(&empty);
+        match handler
+            .handle(&request.topic, &request.event, payload)
+            .await
+        {
+            None => Err(unhandled()),
+            Some(EventReply::Ok(response)) => Ok(json!({"ok": true, "response": response})),
+            Some(EventReply::Error(response)) => {
+                let code = response
+                    .get("reason")
+                    .and_then(Value::as_str)
+                    .unwrap_or("refused");
+                Ok(json!({"ok": false, "error": code, "response": response}))
+            }
+        }
     }
 
     /// Emit the `error` event and, when the client asked, a failed ack.
@@ -398,7 +464,7 @@ impl HeraldApp {
                 }
                 Ok(json!({"ok": true, "channel": channel, "room": topic}))
             }
-            Rule::Webhook => Err(Refusal::new("action_unavailable", "not a room event")),
+            Rule::Webhook | Rule::Push => Err(Refusal::new("unknown_event", "not a room event")),
         }
     }
 
@@ -513,6 +579,10 @@ impl SocketIoApp for HeraldApp {
             .and_then(|arg| serde_json::from_str(arg.get()).ok());
         let outcome = match rule {
             Rule::Webhook => self.forward(socket, &event, arg).map(|()| None),
+            Rule::Push => self
+                .push(socket, event.args.first().copied())
+                .await
+                .map(Some),
             rule => self.apply(socket, rule, arg.as_ref()).map(Some),
         };
         match outcome {
@@ -625,6 +695,7 @@ mod tests {
             "subscribe",
             "unsubscribe",
             "action",
+            "push",
         ] {
             assert!(vocabulary.events.contains_key(event), "{event}");
         }

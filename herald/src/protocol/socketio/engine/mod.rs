@@ -76,7 +76,7 @@ pub trait EngineApp: Send + Sync + 'static {
     /// not while the server is shutting down, not from a refused origin).
     fn admit(&self, remote: SocketAddr, headers: &HeaderMap) -> Result<Self::Admission, Refused>;
 
-    /// Drive one session until it ends.
+    /// Drive one session until it ends. Call [`EngineSocket::open`] first.
     fn run(
         self: Arc<Self>,
         admission: Self::Admission,
@@ -107,9 +107,17 @@ impl EngineShared {
         })
     }
 
-    /// Long-polling sessions open right now (not yet upgraded).
-    pub fn polling_sessions(&self) -> usize {
-        self.polling.len()
+    /// The open packet: `0{"sid","upgrades","pingInterval","pingTimeout","maxPayload"}`.
+    pub(crate) fn open_packet(&self, sid: Id, upgrades: &[&str]) -> String {
+        let settings = &self.settings;
+        let handshake = serde_json::json!({
+            "sid": sid.to_string(),
+            "upgrades": upgrades,
+            "pingInterval": settings.ping_interval.as_millis() as u64,
+            "pingTimeout": settings.ping_timeout.as_millis() as u64,
+            "maxPayload": settings.max_payload,
+        });
+        format!("0{handshake}")
     }
 }
 

@@ -119,19 +119,6 @@ fn configure(ws: WebSocketUpgrade, shared: &EngineShared) -> WebSocketUpgrade {
         .max_frame_size(settings.max_payload)
 }
 
-/// The open packet: `0{"sid",...}`.
-fn open_packet(shared: &EngineShared, sid: Id, upgrades: &[&str]) -> String {
-    let settings = &shared.settings;
-    let handshake = json!({
-        "sid": sid.to_string(),
-        "upgrades": upgrades,
-        "pingInterval": settings.ping_interval.as_millis() as u64,
-        "pingTimeout": settings.ping_timeout.as_millis() as u64,
-        "maxPayload": settings.max_payload,
-    });
-    format!("0{handshake}")
-}
-
 /// Engine.IO's answer to a refused handshake.
 fn refusal(refused: Refused) -> Response {
     engine_error(refused.status, 4, &refused.message)
@@ -154,7 +141,7 @@ fn open_polling<A: EngineApp>(
     tokio::spawn(engine.app.clone().run(admission, socket));
     (
         [(header::CONTENT_TYPE, "text/plain; charset=UTF-8")],
-        open_packet(&shared, sid, &["websocket"]),
+        shared.open_packet(sid, &["websocket"]),
     )
         .into_response()
 }
@@ -169,15 +156,11 @@ fn open_websocket<A: EngineApp>(
         Ok(admission) => admission,
         Err(refused) => return refusal(refused),
     };
-    ws.on_upgrade(move |mut socket| async move {
-        let sid = Id::random();
-        let shared = engine.shared.clone();
-        let open = open_packet(&shared, sid, &[]);
-        if socket.send(WsMessage::Text(open.into())).await.is_err() {
-            return;
-        }
-        let socket = EngineSocket::websocket(sid, remote, socket, shared);
-        engine.app.clone().run(admission, socket).await;
+    // The closure builds the session and returns the application's future
+    // as is: no async wrapper holding the socket a second time.
+    ws.on_upgrade(move |socket| {
+        let socket = EngineSocket::websocket(Id::random(), remote, socket, engine.shared.clone());
+        engine.app.clone().run(admission, socket)
     })
 }
 

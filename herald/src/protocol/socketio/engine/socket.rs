@@ -94,6 +94,9 @@ pub struct EngineSocket {
     shared: Arc<EngineShared>,
     heartbeat_deadline: Instant,
     awaiting_pong: bool,
+    /// The open packet is still to be sent (sessions opened over WebSocket;
+    /// a polling handshake answers it at once).
+    greet: bool,
 }
 
 impl EngineSocket {
@@ -103,7 +106,9 @@ impl EngineSocket {
         socket: WebSocket,
         shared: Arc<EngineShared>,
     ) -> Self {
-        Self::new(sid, remote, Transport::WebSocket(socket), shared)
+        let mut socket = Self::new(sid, remote, Transport::WebSocket(socket), shared);
+        socket.greet = true;
+        socket
     }
 
     pub(super) fn polling(
@@ -123,7 +128,18 @@ impl EngineSocket {
             shared,
             heartbeat_deadline,
             awaiting_pong: false,
+            greet: false,
         }
+    }
+
+    /// Send the open packet if this session still owes it (opened over
+    /// WebSocket). The application's task calls this first.
+    pub async fn open(&mut self) -> Result<(), EngineEnd> {
+        if !std::mem::take(&mut self.greet) {
+            return Ok(());
+        }
+        let packet = self.shared.open_packet(self.sid, &[]);
+        self.send(ServerPacket::Text(Bytes::from(packet))).await
     }
 
     pub fn sid(&self) -> Id {
