@@ -124,19 +124,32 @@ protocol_of() {
   esac
 }
 
-start_server() { # name port
-  local command
-  command=$(server_command "$1" "$2")
-  $command >"$LOGDIR/$1-$2.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 200); do
-    if curl -sf "http://127.0.0.1:$2/health" >/dev/null 2>&1; then return 0; fi
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
+start_server() { # name port; on a port found taken, moves $port on and retries
+  local name=$1 attempt
+  port=$2
+  for attempt in 1 2 3 4 5 6 7 8; do
+    # A port something already listens on would answer /health for the
+    # wrong server: skip it.
+    if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      port=$((port + 1))
+      continue
+    fi
+    local command
+    command=$(server_command "$name" "$port")
+    $command >"$LOGDIR/$name-$port.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 200); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      if curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; then return 0; fi
+      sleep 0.1
+    done
+    stop_server
+    # Someone else (another run, a client socket) holds the port: try the next.
+    grep -qE 'Address already in use|EADDRINUSE' "$LOGDIR/$name-$port.log" || break
+    port=$((port + 1))
   done
-  echo "server $1 did not start; its log:" >&2
-  cat "$LOGDIR/$1-$2.log" >&2
-  stop_server
+  echo "server $name did not start; its log:" >&2
+  cat "$LOGDIR/$name-$port.log" >&2
   return 1
 }
 
