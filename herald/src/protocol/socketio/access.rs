@@ -26,8 +26,6 @@ pub use crate::auth::Identity;
 #[derive(Clone)]
 pub struct Access {
     auth: Auth,
-    /// Every anonymous client shares this one (idle connections stay small).
-    anonymous: Arc<Identity>,
     limits: Arc<ConnectionLimits>,
     rate: RateSettings,
     allowed_origins: Option<Vec<String>>,
@@ -42,7 +40,6 @@ impl Access {
     ) -> Self {
         Self {
             auth,
-            anonymous: Arc::new(Identity::anonymous()),
             limits,
             rate,
             allowed_origins,
@@ -72,13 +69,8 @@ impl Access {
             .authenticate(token)
             .await
             .map_err(|err| err.reason())?;
-        let plain_anonymous =
-            identity.is_anonymous() && identity.roles.is_empty() && identity.expires_at.is_none();
-        Ok(if plain_anonymous {
-            self.anonymous.clone()
-        } else {
-            Arc::new(identity)
-        })
+        // Every anonymous client shares one (idle connections stay small).
+        Ok(identity.into_shared())
     }
 
     /// May `identity` join `room`? `Err` is a stable reason code.
