@@ -66,6 +66,34 @@ fn unauthorized(code: &'static str, message: &str) -> HttpError {
     HttpError::new(StatusCode::UNAUTHORIZED, code, message)
 }
 
+/// Who sent these credentials: the one place both extractors decide.
+async fn resolve(auth: &Auth, parts: &Parts) -> Result<Caller, HttpError> {
+    if !auth.is_enabled() {
+        return Ok(Caller::Producer);
+    }
+    match credential(parts) {
+        Credential::None => Err(unauthorized(
+            "credentials_required",
+            "send an API key (X-Api-Key or Authorization: Bearer) or a user token",
+        )),
+        Credential::ApiKey(key) | Credential::Bearer(key) if auth.is_api_key(key) => {
+            Ok(Caller::Producer)
+        }
+        Credential::ApiKey(_) => {
+            tracing::info!(path = %parts.uri.path(), "refused an invalid API key");
+            Err(unauthorized("invalid_api_key", "the API key is not valid"))
+        }
+        Credential::Bearer(token) => match auth.authenticate(Some(token)).await {
+            Ok(identity) if !identity.is_anonymous() => Ok(Caller::User(identity)),
+            Ok(_) => Err(unauthorized("token_invalid", "the token is not valid")),
+            Err(err) => {
+                tracing::info!(path = %parts.uri.path(), reason = err.reason(), "refused a bearer credential");
+                Err(unauthorized(err.reason(), &err.to_string()))
+            }
+        },
+    }
+}
+
 impl<S> FromRequestParts<S> for Producer
 where
     S: Send + Sync,
@@ -75,36 +103,24 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = Auth::from_ref(state);
-        if !auth.is_enabled() {
-            return Ok(Producer);
-        }
-        match credential(parts) {
-            Credential::None => Err(unauthorized(
+        match resolve(&auth, parts).await {
+            Ok(Caller::Producer) => Ok(Producer),
+            // A valid user token is a credential, but not one that may publish.
+            Ok(Caller::User(_)) => Err(HttpError::new(
+                StatusCode::FORBIDDEN,
+                "producer_key_required",
+                "this endpoint needs an API key; a user token may not call it",
+            )),
+            // A producer endpoint names what it wants.
+            Err(err) if err.code == "credentials_required" => Err(unauthorized(
                 "api_key_required",
                 "send an API key in X-Api-Key or Authorization: Bearer",
             )),
-            Credential::ApiKey(key) | Credential::Bearer(key) if auth.is_api_key(key) => {
-                Ok(Producer)
-            }
-            Credential::ApiKey(_) => {
-                tracing::info!(path = %parts.uri.path(), "refused an invalid API key");
+            // A bearer value that is neither a key nor a valid token.
+            Err(err) if err.status == StatusCode::UNAUTHORIZED => {
                 Err(unauthorized("invalid_api_key", "the API key is not valid"))
             }
-            Credential::Bearer(token) => {
-                // A valid user token is a credential, but not one that may
-                // publish.
-                match auth.authenticate(Some(token)).await {
-                    Ok(identity) if !identity.is_anonymous() => Err(HttpError::new(
-                        StatusCode::FORBIDDEN,
-                        "producer_key_required",
-                        "this endpoint needs an API key; a user token may not call it",
-                    )),
-                    _ => {
-                        tracing::info!(path = %parts.uri.path(), "refused invalid credentials");
-                        Err(unauthorized("invalid_api_key", "the API key is not valid"))
-                    }
-                }
-            }
+            Err(err) => Err(err),
         }
     }
 }
@@ -117,26 +133,6 @@ where
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let auth = Auth::from_ref(state);
-        if !auth.is_enabled() {
-            return Ok(Caller::Producer);
-        }
-        match credential(parts) {
-            Credential::None => Err(unauthorized(
-                "credentials_required",
-                "send a user token (Authorization: Bearer) or an API key",
-            )),
-            Credential::ApiKey(key) | Credential::Bearer(key) if auth.is_api_key(key) => {
-                Ok(Caller::Producer)
-            }
-            Credential::ApiKey(_) => {
-                Err(unauthorized("invalid_api_key", "the API key is not valid"))
-            }
-            Credential::Bearer(token) => match auth.authenticate(Some(token)).await {
-                Ok(identity) if !identity.is_anonymous() => Ok(Caller::User(identity)),
-                Ok(_) => Err(unauthorized("token_invalid", "the token is not valid")),
-                Err(err) => Err(unauthorized(err.reason(), &err.to_string())),
-            },
-        }
+        resolve(&Auth::from_ref(state), parts).await
     }
 }
