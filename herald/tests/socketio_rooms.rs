@@ -490,6 +490,49 @@ async fn an_expiring_token_ends_the_socket_with_connect_error() {
 }
 
 #[tokio::test]
+async fn a_fresh_token_sent_as_refresh_keeps_the_socket_past_the_old_expiry() {
+    let server = TestServer::start_with(secured).await;
+    let now = jsonwebtoken::get_current_timestamp();
+    let short = tokens::hs256(&json!({"sub": "u1", "exp": now + 2}));
+    let (mut client, _) =
+        SioClient::connect_ok(&server.ws_base, Some(json!({"token": short}))).await;
+    client.event_named("connected").await;
+    let (ack, _) = client
+        .emit_with_ack("join-global-notifications", vec![])
+        .await;
+    assert_eq!(ack[0]["ok"], true);
+
+    // Refusals keep the socket and say why.
+    let (ack, _) = client.emit_with_ack("refresh", vec![json!({})]).await;
+    assert_eq!(ack[0], json!({"ok": false, "error": "token_missing"}));
+    let (ack, _) = client
+        .emit_with_ack("refresh", vec![json!({"token": "garbage"})])
+        .await;
+    assert_eq!(ack[0], json!({"ok": false, "error": "token_invalid"}));
+    let other = tokens::hs256(&json!({"sub": "u2", "exp": now + 60}));
+    let (ack, _) = client
+        .emit_with_ack("refresh", vec![json!({"token": other})])
+        .await;
+    assert_eq!(ack[0], json!({"ok": false, "error": "user_mismatch"}));
+
+    // The same user's fresh token moves the expiry; a bare string works too.
+    let fresh = tokens::hs256(&json!({"sub": "u1", "exp": now + 60}));
+    let (ack, _) = client.emit_with_ack("refresh", vec![json!(fresh)]).await;
+    assert_eq!(ack[0], json!({"ok": true, "expiresAt": now + 60}));
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    server
+        .publish("global-notifications", "system_alert", json!({"n": 1}))
+        .await;
+    let event = client.next_event().await;
+    assert_eq!(
+        (event.name.as_str(), &event.args[0]),
+        ("system_alert", &json!({"n": 1})),
+        "the socket outlived its first token and still receives its rooms"
+    );
+}
+
+#[tokio::test]
 async fn a_refused_origin_cannot_open_a_session() {
     let server = TestServer::start_with(|c| c.cors_origin = "https://app.example".into()).await;
     let response = reqwest::Client::new()

@@ -16,16 +16,13 @@ const API_KEY = "node-socketio-key-0123456789";
 const KEY = { "x-api-key": API_KEY };
 const jwt = (claims) => signJwt(SECRET, claims);
 
-const started = [];
 const sockets = [];
-after(async () => {
+after(() => {
   for (const socket of sockets) socket.disconnect();
-  for (const herald of started) await herald.kill9();
 });
 
 async function herald(env = {}) {
   const h = await startHerald({ JWT_SECRET: SECRET, HERALD_API_KEYS: API_KEY, ...env });
-  started.push(h);
   return h;
 }
 
@@ -112,6 +109,28 @@ test("auth.token: accepted with the user's id, refused with a stable reason", as
     await assert.rejects(connected(bad), (err) => err.message === reason);
     assert.equal(bad.connected, false);
   }
+});
+
+test("a token about to expire is replaced with the refresh event, keeping the socket", async () => {
+  const h = await herald();
+  const now = Math.floor(Date.now() / 1000);
+  const socket = client(h, { auth: { token: jwt({ sub: "u1", exp: now + 2 }) } });
+  const errors = [];
+  socket.on("connect_error", (err) => errors.push(err.message));
+  await connected(socket);
+  assert.deepEqual(await ack(socket, "join-global-notifications"), { ok: true, room: "global-notifications" });
+
+  const refused = await ack(socket, "refresh", { token: jwt({ sub: "u2", exp: now + 60 }) });
+  assert.deepEqual(refused, { ok: false, error: "user_mismatch" });
+  const renewed = await ack(socket, "refresh", { token: jwt({ sub: "u1", exp: now + 60 }) });
+  assert.deepEqual(renewed, { ok: true, expiresAt: now + 60 });
+
+  await sleep(3000);
+  assert.equal(socket.connected, true);
+  assert.deepEqual(errors, []);
+  const alerts = collect(socket, "system_alert");
+  await publish(h, "global-notifications", "system_alert", { n: 1 });
+  assert.deepEqual(await alerts.waitForCount(1), [{ n: 1 }]);
 });
 
 test("join and leave every room kind; another user's room is refused", async () => {
@@ -205,7 +224,6 @@ test("reconnect after the server drops the connection", async () => {
   await waitFor("first connect", () => connects === 1);
   await waitFor("joined", async () => (await roomsOf(h)).includes("global-notifications"));
   h = await h.restart();
-  started.push(h);
   await waitFor("reconnect", () => connects === 2, 10000);
   await waitFor("rejoined", async () => (await roomsOf(h)).includes("global-notifications"));
   await publish(h, "global-notifications", "system_alert", { after: "restart" });

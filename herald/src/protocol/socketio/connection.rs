@@ -32,6 +32,7 @@ use super::id::Id;
 use super::packet::{self, Packet, PacketType};
 use super::recovery::{DeliveryLog, Room, parse_offset};
 use super::stats::CountedClient;
+use super::token_refresh::REFRESH_EVENT;
 use super::{SocketIoEndpoint, SocketIoShared};
 use crate::auth::limits::{ConnectionPermit, MessageRate, count_hit};
 use crate::hub::{CloseReason, Message, Position, Subscriber, TopicName, WireFormat};
@@ -122,7 +123,7 @@ pub(super) struct NsSocket {
     pid: Option<Id>,
     pub(super) identity: Arc<Identity>,
     /// When the identity's token expires.
-    expires: Option<Instant>,
+    pub(super) expires: Option<Instant>,
     pub(super) rooms: Vec<Room>,
     log: DeliveryLog,
 }
@@ -377,6 +378,9 @@ impl Core {
                 let Some((name, args)) = packet.data.and_then(packet::event_parts) else {
                     return Err(protocol_error("invalid event"));
                 };
+                if name == REFRESH_EVENT {
+                    return Ok(self.refresh_token(index, &args, packet.id).await?);
+                }
                 let event = ClientEvent {
                     name: &name,
                     args: &args,

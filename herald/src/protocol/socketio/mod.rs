@@ -27,6 +27,7 @@ pub mod id;
 pub mod packet;
 pub mod recovery;
 pub mod stats;
+mod token_refresh;
 pub mod vocabulary;
 pub mod webhook;
 

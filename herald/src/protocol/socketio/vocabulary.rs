@@ -50,6 +50,8 @@ pub enum VocabularyError {
     MissingRoom(String, &'static str),
     #[error("event {0:?} is defined twice")]
     DuplicateEvent(String),
+    #[error("event {0:?} is reserved by Herald (token refresh)")]
+    ReservedEvent(String),
     #[error("action webhook: {0}")]
     Webhook(String),
 }
@@ -241,6 +243,9 @@ impl Vocabulary {
         }
         let mut events = HashMap::new();
         for event in &config.events {
+            if event.event == super::token_refresh::REFRESH_EVENT {
+                return Err(VocabularyError::ReservedEvent(event.event.clone()));
+            }
             let room = |kind: &'static str| -> Result<String, VocabularyError> {
                 let room = event
                     .room
@@ -709,5 +714,15 @@ mod tests {
             Vocabulary::from_config(&config),
             Err(VocabularyError::UnknownRoom(..))
         ));
+    }
+
+    #[test]
+    fn the_refresh_event_is_reserved() {
+        let mut config = SocketIoConfig::default();
+        config.events[0].event = "refresh".into();
+        assert_eq!(
+            Vocabulary::from_config(&config).err(),
+            Some(VocabularyError::ReservedEvent("refresh".into()))
+        );
     }
 }
