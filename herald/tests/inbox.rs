@@ -311,6 +311,25 @@ async fn the_idempotency_key_stores_once(engine: Engine) {
     }
     assert_eq!(seen.len(), 1, "one notification for one key: {seen:?}");
     assert_eq!(ids(&server.get(base).await.1).len(), 3);
+
+    // A retry may reorder the data's keys and use a relative expiry again...
+    let with_data = json!({"type": "points", "data": {"a": 1, "b": [1, 2]}, "ttlSecs": 60, "idempotencyKey": "visit-1"});
+    let (status, _) = server.post(base, with_data).await;
+    assert_eq!(status, 201);
+    let reordered = json!({"type": "points", "data": {"b": [1, 2], "a": 1}, "ttlSecs": 60, "idempotencyKey": "visit-1"});
+    let (status, _) = server.post(base, reordered).await;
+    assert_eq!(status, 200);
+    // ...but the same key with a different notification is refused, and
+    // nothing is stored for it.
+    let (status, reply) = server
+        .post(
+            base,
+            json!({"type": "points", "data": {"a": 2}, "idempotencyKey": "visit-1"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{reply}");
+    assert_eq!(reply["error"]["code"], "idempotency_key_reused");
+    assert_eq!(ids(&server.get(base).await.1).len(), 4);
 }
 
 async fn a_batch_reaches_every_user_once(engine: Engine) {
@@ -341,6 +360,16 @@ async fn a_batch_reaches_every_user_once(engine: Engine) {
     assert_eq!(status, 200);
     assert_eq!(retry["created"], 0);
     assert_eq!(retry["notifications"], reply["notifications"]);
+    // The key again with another notification: refused for the users who
+    // have the first one.
+    let changed = json!({
+        "userIds": ["u1", "u4"],
+        "notification": {"type": "system_alert", "title": "Maintenance at 23:00", "idempotencyKey": "maint-1"}
+    });
+    let (status, refused) = server.post("/api/notifications/batch", changed).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "idempotency_key_reused");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("u1"));
 }
 
 async fn pages_stay_stable_while_notifications_arrive(engine: Engine) {

@@ -365,6 +365,7 @@ fn http(err: InboxError) -> HttpError {
     let status = match &err {
         InboxError::Invalid { .. } => StatusCode::BAD_REQUEST,
         InboxError::NotFound => StatusCode::NOT_FOUND,
+        InboxError::IdempotencyKeyReused(_) => StatusCode::CONFLICT,
         InboxError::Store(store) if store.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
         InboxError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };

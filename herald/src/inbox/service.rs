@@ -56,6 +56,10 @@ pub enum InboxError {
     },
     #[error("no such notification")]
     NotFound,
+    /// The idempotency key was used before with a different notification
+    /// for these users; nothing was stored for them.
+    #[error("idempotencyKey was already used with a different notification for user(s) {}", .0.join(", "))]
+    IdempotencyKeyReused(Vec<String>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -66,6 +70,7 @@ impl InboxError {
         match self {
             InboxError::Invalid { .. } => "invalid_field",
             InboxError::NotFound => "not_found",
+            InboxError::IdempotencyKeyReused(_) => "idempotency_key_reused",
             InboxError::Store(store) if store.is_unavailable() => "unavailable",
             InboxError::Store(_) => "storage_error",
         }
@@ -106,6 +111,20 @@ pub struct Draft {
     /// Unix milliseconds; `None` takes the configured default life.
     pub expires_at: Option<i64>,
     pub idempotency_key: Option<String>,
+}
+
+impl Draft {
+    /// Is `stored` this draft (what a retry with the same idempotency key
+    /// must repeat)? The expiry is left out: a relative `ttlSecs` gives a
+    /// different instant on every retry.
+    fn same_content(&self, stored: &Notification) -> bool {
+        let data = |raw: &RawValue| serde_json::from_str::<serde_json::Value>(raw.get()).ok();
+        self.kind == stored.kind
+            && self.title == stored.title
+            && self.body == stored.body
+            && self.priority == stored.priority
+            && data(&self.data) == data(&stored.data)
+    }
 }
 
 /// Stripes of the lock that orders unread-count announcements per user.
@@ -194,6 +213,27 @@ impl Inbox {
             })
             .collect();
         let stored = self.store.insert_notifications(batch).await?;
+        let reused: Vec<String> = stored
+            .iter()
+            .filter(|entry| !entry.created && !draft.same_content(&entry.notification))
+            .map(|entry| entry.notification.user_id.clone())
+            .collect();
+        if !reused.is_empty() {
+            tracing::info!(
+                users = reused.len(),
+                "idempotency key reused with a different notification"
+            );
+            // Users without a conflict were stored above: deliver theirs
+            // before refusing, so what was committed is also announced.
+            self.deliver_created(&stored).await;
+            return Err(InboxError::IdempotencyKeyReused(reused));
+        }
+        self.deliver_created(&stored).await;
+        Ok(stored)
+    }
+
+    /// Publish each newly stored notification and its user's unread count.
+    async fn deliver_created(&self, stored: &[StoredBatch]) {
         for entry in stored.iter().filter(|entry| entry.created) {
             let notification = &entry.notification;
             self.publish(&notification.user_id, "notification", notification);
@@ -208,7 +248,6 @@ impl Inbox {
                 self.announce_unread_count(user_id).await;
             }
         }
-        Ok(stored)
     }
 
     pub async fn list(
