@@ -1,7 +1,7 @@
 // Tokens with the real `phoenix` client: through `params` and through the
 // `authToken` option (a Sec-WebSocket-Protocol entry), refused tokens, and
 // API keys for producers.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Socket } from "phoenix";
 import WebSocket from "ws";
@@ -13,16 +13,7 @@ const API_KEY = "node-producer-key-0123456789";
 
 const jwt = (claims) => signJwt(SECRET, claims);
 
-const started = [];
-after(async () => {
-  for (const herald of started) await herald.kill9();
-});
-
-async function securedHerald() {
-  const h = await startHerald({ JWT_SECRET: SECRET, HERALD_API_KEYS: API_KEY });
-  started.push(h);
-  return h;
-}
+const securedHerald = () => startHerald({ JWT_SECRET: SECRET, HERALD_API_KEYS: API_KEY });
 
 function joinResult(channel) {
   return new Promise((resolve) => {

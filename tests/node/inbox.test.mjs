@@ -1,15 +1,10 @@
 // The inbox with the real `phoenix` client: two devices of one user get each
 // notification and every unread count; the inbox operations are channel
 // pushes with replies; notifications survive a kill -9 of Herald.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startHerald, Inbox, waitFor } from "./lib/herald.mjs";
 import { joined, pushed, socketFor, v1 } from "./lib/phoenix.mjs";
-
-const started = [];
-after(async () => {
-  for (const herald of started) await herald.kill9();
-});
 
 function device(h, options = {}) {
   const socket = socketFor(h, options);
@@ -23,7 +18,6 @@ function device(h, options = {}) {
 
 test("phoenix.js: two devices follow one inbox", async () => {
   const h = await startHerald();
-  started.push(h);
   const phone = device(h);
   const browser = device(h, v1);
   await joined(phone.channel);
@@ -63,7 +57,6 @@ test("phoenix.js: two devices follow one inbox", async () => {
 
 test("inbox: notifications acknowledged before a kill -9 are there after restart", async () => {
   let h = await startHerald();
-  started.push(h);
   const ids = [];
   for (let n = 0; n < 20; n++) {
     const sent = await h.post("/api/users/u7/notifications", { type: "t", data: { n } });
@@ -71,7 +64,6 @@ test("inbox: notifications acknowledged before a kill -9 are there after restart
     ids.push(sent.body.id);
   }
   h = await h.restart(); // SIGKILL, then the same database
-  started.push(h);
   const page = await (await fetch(`${h.url}/api/users/u7/notifications?limit=50`)).json();
   assert.deepEqual(
     page.notifications.map((n) => n.id),

@@ -1,6 +1,6 @@
 // End-to-end with the real `phoenix` npm client: joins, broadcasts from the
 // HTTP API, leave, both serializers, and rejoin after the server drops.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startHerald, Inbox, sleep, waitFor } from "./lib/herald.mjs";
 import { joined, positionOf, serializers, socketFor } from "./lib/phoenix.mjs";
@@ -15,20 +15,9 @@ const notification = {
   timestamp: "2026-11-22T12:00:00Z",
 };
 
-const started = [];
-after(async () => {
-  for (const herald of started) await herald.kill9();
-});
-
-async function herald(env) {
-  const h = await startHerald(env);
-  started.push(h);
-  return h;
-}
-
 for (const [name, options] of serializers) {
   test(`phoenix.js (${name}): notification reaches both topics, nothing after leave`, async () => {
-    const h = await herald();
+    const h = await startHerald();
     const socket = socketFor(h, options);
     const location = socket.channel("resources:b1-l1", {});
     const business = socket.channel("resources:b1", {});
@@ -60,7 +49,7 @@ for (const [name, options] of serializers) {
 }
 
 test("phoenix.js: /api/publish and /api/broadcast reach subscribers with the exact payload", async () => {
-  const h = await herald();
+  const h = await startHerald();
   const socket = socketFor(h);
   const channel = socket.channel("user:42", {});
   const got = new Inbox();
@@ -77,7 +66,7 @@ test("phoenix.js: /api/publish and /api/broadcast reach subscribers with the exa
 });
 
 test("phoenix.js rejoins by itself after the server drops its socket", async () => {
-  let h = await herald();
+  let h = await startHerald();
   const socket = socketFor(h);
   const channel = socket.channel("resources:b9-l9", {});
   let joins = 0;
@@ -89,7 +78,6 @@ test("phoenix.js rejoins by itself after the server drops its socket", async () 
   await waitFor("first join", () => joins === 1);
 
   h = await h.restart(); // kill -9, then a new Herald on the same port
-  started.push(h);
   await waitFor("automatic rejoin", () => joins >= 2, 10000);
 
   const body = { ...notification, businessId: "b9", locationId: "l9" };
@@ -100,7 +88,7 @@ test("phoenix.js rejoins by itself after the server drops its socket", async () 
 });
 
 test("phoenix.js recovers missed messages on rejoin with `since`", async () => {
-  const h = await herald();
+  const h = await startHerald();
   let position = null;
   const received = [];
   const socket = socketFor(h);

@@ -4,27 +4,16 @@
 // `channel.on` equals the published sequence exactly (no gap, no duplicate).
 // An unknown epoch or a position older than what is kept gives
 // `recovered: false`.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startHerald, waitFor } from "./lib/herald.mjs";
 import { joined, positionOf, serializers, socketFor } from "./lib/phoenix.mjs";
-
-const started = [];
-after(async () => {
-  for (const herald of started) await herald.kill9();
-});
-
-async function herald(env) {
-  const h = await startHerald(env);
-  started.push(h);
-  return h;
-}
 
 const MESSAGES = 400;
 
 for (const [name, options] of serializers) {
   test(`phoenix.js (${name}): publishes racing disconnects arrive exactly once, in order`, async () => {
-    const h = await herald({ HERALD_HISTORY__MAX_MESSAGES: "10000" });
+    const h = await startHerald({ HERALD_HISTORY__MAX_MESSAGES: "10000" });
     const socket = socketFor(h, { ...options, reconnectAfterMs: () => 20, rejoinAfterMs: () => 20 });
     const topic = `race:${name}`;
     let position = null;
@@ -76,7 +65,7 @@ for (const [name, options] of serializers) {
 }
 
 test("phoenix.js: unknown epoch and a position older than history give recovered: false", async () => {
-  const h = await herald({ HERALD_HISTORY__MAX_MESSAGES: "5" });
+  const h = await startHerald({ HERALD_HISTORY__MAX_MESSAGES: "5" });
   const topic = "kept:5";
   for (let n = 1; n <= 20; n++) {
     assert.equal((await h.post("/api/publish", { topic, event: "n", payload: { n } })).status, 202);

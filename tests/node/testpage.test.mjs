@@ -28,7 +28,6 @@ after(async () => {
 test("the test page shows a notification posted from its form and one posted with curl", async () => {
   assert.ok(existsSync(executablePath), `Chromium not found at ${executablePath} (scripts/test.sh installs it)`);
   const herald = await startHerald();
-  cleanup.push(() => herald.kill9());
   const browser = await chromium.launch({ executablePath, args });
   cleanup.push(() => browser.close());
   const page = await browser.newPage();

@@ -1,5 +1,8 @@
 // Starts a real Herald binary for a test, on a free loopback port, and stops
-// only the process it started.
+// only the processes it started: every Herald started through this module is
+// killed (SIGKILL) after the importing test file's last test, so test files
+// need no cleanup of their own for it.
+import { after } from "node:test";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -37,6 +40,12 @@ export async function waitFor(what, predicate, timeoutMs = 5000) {
 
 let databases = 0;
 
+/** Every Herald this test file started and has not seen exit. */
+const running = new Set();
+after(async () => {
+  for (const herald of running) await herald.kill9();
+});
+
 export async function startHerald(env = {}, port = undefined) {
   port = port ?? (await freePort());
   if (!env.DATABASE_URL) {
@@ -53,6 +62,9 @@ export async function startHerald(env = {}, port = undefined) {
     stdio: ["ignore", "inherit", "inherit"],
   });
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const tracked = { kill9: () => herald.kill9() };
+  running.add(tracked);
+  exited.then(() => running.delete(tracked));
   const url = `http://127.0.0.1:${port}`;
   await waitFor(
     `herald on ${url}`,
