@@ -329,9 +329,14 @@ impl Config {
 
     /// A copy safe to print or log: secrets replaced.
     pub fn redacted(&self) -> Self {
+        let mut socketio = self.socketio.clone();
+        if !socketio.action_webhook_secret.is_empty() {
+            socketio.action_webhook_secret = "<redacted>".into();
+        }
         Self {
             auth: self.auth.redacted(),
             database_url: redact_url_password(&self.database_url),
+            socketio,
             ..self.clone()
         }
     }
@@ -425,12 +430,14 @@ mod tests {
     }
 
     #[test]
-    fn database_passwords_are_redacted() {
+    fn database_passwords_and_the_webhook_secret_are_redacted() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("DATABASE_URL", "postgres://herald:hunter2@db:5432/herald");
+            jail.set_env("HERALD_SOCKETIO__ACTION_WEBHOOK_SECRET", "whsec-hunter3");
             let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(config.socketio.action_webhook_secret, "whsec-hunter3");
             let printed = toml::to_string(&config.redacted()).map_err(|e| e.to_string())?;
-            assert!(!printed.contains("hunter2"));
+            assert!(!printed.contains("hunter2") && !printed.contains("hunter3"));
             assert!(printed.contains("postgres://herald:<redacted>@db:5432/herald"));
             Ok(())
         });

@@ -303,16 +303,35 @@ async fn health_counts_socket_io_clients_and_lists_rooms_on_request() {
 
 /// A backend that records what the action webhook sends and answers with
 /// `answer` (or a 500 when it is null).
-async fn backend(answer: Value) -> (String, Arc<Mutex<Vec<Value>>>) {
+/// A webhook request as the backend received it.
+#[derive(Clone)]
+struct Received {
+    body: Value,
+    raw: bytes::Bytes,
+    timestamp: Option<String>,
+    signature: Option<String>,
+}
+
+async fn backend(answer: Value) -> (String, Arc<Mutex<Vec<Received>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let recorded = seen.clone();
     let app = axum::Router::new().route(
         "/actions",
-        post(move |Json(body): Json<Value>| {
+        post(move |headers: axum::http::HeaderMap, raw: bytes::Bytes| {
             let recorded = recorded.clone();
             let answer = answer.clone();
             async move {
-                recorded.lock().push(body);
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .map(|value| value.to_str().unwrap().to_owned())
+                };
+                recorded.lock().push(Received {
+                    body: serde_json::from_slice(&raw).unwrap(),
+                    timestamp: header("x-herald-timestamp"),
+                    signature: header("x-herald-signature"),
+                    raw,
+                });
                 if answer.is_null() {
                     (
                         axum::http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -350,11 +369,46 @@ async fn actions_are_forwarded_to_the_webhook_with_the_callers_identity() {
     assert_eq!(ack[0], json!({"ok": true, "result": {"balance": 110}}));
     let sent = seen.lock().clone();
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0]["event"], "action");
-    assert_eq!(sent[0]["data"], json!({"type": "redeem", "points": 10}));
-    assert_eq!(sent[0]["user"]["userId"], "g1");
-    assert_eq!(sent[0]["user"]["businessId"], "b1");
-    assert_eq!(sent[0]["user"]["roles"], json!(["guest"]));
+    let sent = &sent[0].body;
+    assert_eq!(sent["event"], "action");
+    assert_eq!(sent["data"], json!({"type": "redeem", "points": 10}));
+    assert_eq!(sent["user"]["userId"], "g1");
+    assert_eq!(sent["user"]["businessId"], "b1");
+    assert_eq!(sent["user"]["roles"], json!(["guest"]));
+}
+
+#[tokio::test]
+async fn webhook_requests_are_signed_when_a_secret_is_set() {
+    use hmac::{Hmac, KeyInit, Mac};
+    let (url, seen) = backend(json!({"balance": 1})).await;
+    let server = TestServer::start_with(|c| {
+        c.socketio.action_webhook_url = url.clone();
+        c.socketio.action_webhook_secret = "webhook-secret".into();
+    })
+    .await;
+    let (mut client, _) = SioClient::connect_ok(&server.ws_base, None).await;
+    let (ack, _) = client
+        .emit_with_ack("action", vec![json!({"type": "redeem"})])
+        .await;
+    assert_eq!(ack[0]["ok"], true);
+    let received = seen.lock()[0].clone();
+    let timestamp = received.timestamp.expect("X-Herald-Timestamp");
+    let now = jsonwebtoken::get_current_timestamp();
+    let sent_at: u64 = timestamp.parse().unwrap();
+    assert!(now.abs_diff(sent_at) <= 5, "a current timestamp: {sent_at}");
+    // The backend's check, written independently of Herald's code.
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"webhook-secret").unwrap();
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(&received.raw);
+    let expected = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(received.signature.as_deref(), Some(expected.as_str()));
+
+    // Without a secret nothing is signed.
+    let server = TestServer::start_with(|c| c.socketio.action_webhook_url = url).await;
+    let (mut client, _) = SioClient::connect_ok(&server.ws_base, None).await;
+    client.emit_with_ack("action", vec![json!({})]).await;
+    let unsigned = seen.lock()[1].clone();
+    assert_eq!((unsigned.timestamp, unsigned.signature), (None, None));
 }
 
 #[tokio::test]

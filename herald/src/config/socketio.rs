@@ -39,6 +39,10 @@ pub struct SocketIoConfig {
     /// Where `webhook` events (the loyalty platform's `action`) are POSTed;
     /// empty refuses them with `action_unavailable`.
     pub action_webhook_url: String,
+    /// Shared secret that signs every webhook request (HMAC-SHA256 of
+    /// `"{timestamp}.{body}"` in `X-Herald-Signature: v1=<hex>`, with
+    /// `X-Herald-Timestamp`); empty sends requests unsigned.
+    pub action_webhook_secret: String,
     /// Time the webhook has to answer.
     pub action_timeout_ms: u64,
     /// Room templates, by name: what hub topic a join or subscribe means.
@@ -111,6 +115,7 @@ impl Default for SocketIoConfig {
             connected_event: "connected".into(),
             error_event: "error".into(),
             action_webhook_url: String::new(),
+            action_webhook_secret: String::new(),
             action_timeout_ms: 10_000,
             rooms: default_rooms(),
             events: default_events(),

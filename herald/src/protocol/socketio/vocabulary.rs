@@ -283,7 +283,8 @@ impl Vocabulary {
             None
         } else {
             let timeout = Duration::from_millis(config.action_timeout_ms);
-            let webhook = Webhook::new(config.action_webhook_url.trim(), timeout)
+            let secret = Some(config.action_webhook_secret.as_str()).filter(|s| !s.is_empty());
+            let webhook = Webhook::new(config.action_webhook_url.trim(), timeout, secret)
                 .map_err(|err| VocabularyError::Webhook(err.to_string()))?;
             Some(Arc::new(webhook))
         };
