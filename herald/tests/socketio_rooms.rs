@@ -511,6 +511,35 @@ async fn polling_clients_receive_broadcasts_and_events_sent_with_connect() {
 }
 
 #[tokio::test]
+async fn a_polling_client_that_stops_fetching_is_closed_by_the_bytes_it_holds_back() {
+    let server = TestServer::start().await;
+    let (session, _) = Polling::open(&server.base, "/socket.io/").await;
+    session
+        .post("40\x1e420[\"join-global-notifications\"]")
+        .await;
+    session.poll_at_least(3).await;
+    let (mut fast, _) = SioClient::connect_ok(&server.ws_base, None).await;
+    fast.emit_with_ack("join-global-notifications", vec![])
+        .await;
+
+    // Eight 600 KB broadcasts: far below the 1,024-packet bound, above the
+    // 4 MiB one, while the polling client sends no GET.
+    let pad = "x".repeat(600_000);
+    for n in 0..8 {
+        server
+            .publish("global-notifications", "big", json!({"n": n, "pad": pad}))
+            .await;
+    }
+    for n in 0..8 {
+        assert_eq!(fast.event_named("big").await.args[0]["n"], n);
+    }
+
+    // The session was closed as a slow consumer: it is gone, and the
+    // client's next GET tells it to reconnect.
+    assert_eq!(session.get().await.0, 400);
+}
+
+#[tokio::test]
 async fn the_message_rate_is_limited_per_connection() {
     let server = TestServer::start_with(|c| {
         c.limits.messages_per_second = 1;

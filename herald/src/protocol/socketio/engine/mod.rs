@@ -51,6 +51,9 @@ pub struct EngineSettings {
     /// GET before it is closed as a slow consumer (or packets received and
     /// not yet handled).
     pub queue_limit: usize,
+    /// The same bound in bytes, so a few huge packets cannot pile up either
+    /// (never below `max_payload`: one full POST always fits).
+    pub queue_limit_bytes: usize,
 }
 
 impl Default for EngineSettings {
@@ -62,6 +65,7 @@ impl Default for EngineSettings {
             upgrade_timeout: Duration::from_secs(10),
             read_buffer_bytes: 256,
             queue_limit: 1024,
+            queue_limit_bytes: 4 << 20,
         }
     }
 }
@@ -133,5 +137,12 @@ impl<A> Engine<A> {
             shared: EngineShared::new(settings),
             app,
         })
+    }
+}
+
+impl EngineSettings {
+    /// Is a long-polling queue of `packets` holding `bytes` over the limits?
+    pub fn queue_overflows(&self, packets: usize, bytes: usize) -> bool {
+        packets > self.queue_limit || bytes > self.queue_limit_bytes.max(self.max_payload)
     }
 }

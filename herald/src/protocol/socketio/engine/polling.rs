@@ -62,9 +62,79 @@ pub enum Upgrade {
     Done,
 }
 
+/// Packets waiting in one direction, with their total size (both bound a
+/// session: see [`super::EngineSettings::queue_overflows`]).
+pub struct Queue<P> {
+    packets: VecDeque<P>,
+    bytes: usize,
+}
+
+impl<P> Default for Queue<P> {
+    fn default() -> Self {
+        Self {
+            packets: VecDeque::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<P: PacketSize> Queue<P> {
+    pub fn push(&mut self, packet: P) {
+        self.bytes += packet.size();
+        self.packets.push_back(packet);
+    }
+
+    pub fn pop(&mut self) -> Option<P> {
+        let packet = self.packets.pop_front()?;
+        self.bytes -= packet.size();
+        Some(packet)
+    }
+
+    /// Everything queued, oldest first; the queue is left empty.
+    pub fn take(&mut self) -> Vec<P> {
+        self.bytes = 0;
+        std::mem::take(&mut self.packets).into()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.packets.len()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+/// What a queued packet costs.
+pub trait PacketSize {
+    fn size(&self) -> usize;
+}
+
+impl PacketSize for ServerPacket {
+    fn size(&self) -> usize {
+        match self {
+            ServerPacket::Text(bytes) | ServerPacket::Binary(bytes) => bytes.len(),
+        }
+    }
+}
+
+impl PacketSize for ClientPacket {
+    fn size(&self) -> usize {
+        match self {
+            ClientPacket::Message(text) => text.len(),
+            ClientPacket::Binary(bytes) => bytes.len(),
+            _ => 1,
+        }
+    }
+}
+
 pub struct PollState {
-    pub inbound: VecDeque<ClientPacket>,
-    pub outbound: Vec<ServerPacket>,
+    pub inbound: Queue<ClientPacket>,
+    pub outbound: Queue<ServerPacket>,
     get_active: bool,
     post_active: bool,
     pub upgrade: Upgrade,
@@ -91,8 +161,8 @@ impl PollSession {
         Arc::new(Self {
             sid,
             state: Mutex::new(PollState {
-                inbound: VecDeque::new(),
-                outbound: Vec::new(),
+                inbound: Queue::default(),
+                outbound: Queue::default(),
                 get_active: false,
                 post_active: false,
                 upgrade: Upgrade::None,
@@ -235,7 +305,7 @@ impl EngineShared {
             return PollStep::Answer(Some(match how {
                 PollClosed::ByClient => Bytes::from_static(packet::NOOP),
                 PollClosed::ByServer | PollClosed::Aborted => {
-                    let mut packets = std::mem::take(&mut state.outbound);
+                    let mut packets = state.outbound.take();
                     packets.push(ServerPacket::Text(Bytes::from_static(packet::CLOSE)));
                     packet::encode_payload(&packets)
                 }
@@ -249,7 +319,7 @@ impl EngineShared {
             };
         }
         if !state.outbound.is_empty() {
-            let packets = std::mem::take(&mut state.outbound);
+            let packets = state.outbound.take();
             return PollStep::Answer(Some(packet::encode_payload(&packets)));
         }
         PollStep::Wait
@@ -307,9 +377,10 @@ impl EngineShared {
                     client_closed = true;
                     break;
                 }
-                state.inbound.push_back(packet);
+                state.inbound.push(packet);
             }
-            state.inbound.len() > self.settings.queue_limit
+            self.settings
+                .queue_overflows(state.inbound.len(), state.inbound.bytes())
         };
         if overflow {
             self.close_polling(&session, PollClosed::Aborted);

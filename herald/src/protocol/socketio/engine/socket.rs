@@ -175,7 +175,7 @@ impl EngineSocket {
                     {
                         return Wake(WakeKind::Upgrade(socket));
                     }
-                    if let Some(packet) = state.inbound.pop_front() {
+                    if let Some(packet) = state.inbound.pop() {
                         return Wake(WakeKind::Packet(packet));
                     }
                     if let Some(how) = state.closed {
@@ -277,7 +277,8 @@ impl EngineSocket {
                     return Err(EngineEnd::TransportClosed);
                 }
                 state.outbound.push(packet);
-                if state.outbound.len() > self.shared.settings.queue_limit {
+                let (packets, bytes) = (state.outbound.len(), state.outbound.bytes());
+                if self.shared.settings.queue_overflows(packets, bytes) {
                     return Err(EngineEnd::WriteFailed);
                 }
                 Ok(())
@@ -308,7 +309,7 @@ impl EngineSocket {
         let Transport::Polling(session) = &self.transport else {
             return Ok(());
         };
-        let pending = std::mem::take(&mut session.state.lock().outbound);
+        let pending = session.state.lock().outbound.take();
         tracing::debug!(sid = %self.sid, pending = pending.len(), "upgraded to websocket");
         self.transport = Transport::WebSocket(*socket);
         for packet in pending {
