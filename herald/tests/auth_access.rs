@@ -169,3 +169,108 @@ async fn producer_endpoints_need_an_api_key() {
     let health = http.get(server.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
 }
+
+#[tokio::test]
+async fn a_scoped_api_key_reaches_only_its_routes() {
+    const INBOX_KEY: &str = "inbox-only-key-0123456789";
+    const PUBLISH_KEY: &str = "publish-key-0123456789";
+    let server = TestServer::start_with(|c| {
+        c.auth.api_keys = vec![
+            format!("{INBOX_KEY}:inbox"),
+            format!("{PUBLISH_KEY}:publish+history"),
+        ];
+    })
+    .await;
+    let publish = json!({"topic": "global", "event": "news", "payload": {}});
+    let notification = json!({"type": "points_added"});
+    let none = serde_json::Value::Null;
+    use reqwest::Method;
+    let cases = [
+        // The inbox key stores and reads inboxes, and nothing else.
+        (
+            INBOX_KEY,
+            Method::POST,
+            "/api/users/u1/notifications",
+            &notification,
+            201,
+            "",
+        ),
+        (
+            INBOX_KEY,
+            Method::GET,
+            "/api/users/u1/notifications",
+            &none,
+            200,
+            "",
+        ),
+        (
+            INBOX_KEY,
+            Method::POST,
+            "/api/publish",
+            &publish,
+            403,
+            "scope_required",
+        ),
+        (
+            INBOX_KEY,
+            Method::GET,
+            "/api/topics/global/history",
+            &none,
+            403,
+            "scope_required",
+        ),
+        // The publish key publishes and reads history, but has no inbox right.
+        (PUBLISH_KEY, Method::POST, "/api/publish", &publish, 202, ""),
+        (
+            PUBLISH_KEY,
+            Method::GET,
+            "/api/topics/global/history",
+            &none,
+            200,
+            "",
+        ),
+        (
+            PUBLISH_KEY,
+            Method::POST,
+            "/api/users/u1/notifications",
+            &notification,
+            403,
+            "scope_required",
+        ),
+        (
+            PUBLISH_KEY,
+            Method::GET,
+            "/api/users/u1/notifications/unread-count",
+            &none,
+            403,
+            "scope_required",
+        ),
+        // The scope list is not part of the key.
+        (
+            "inbox-only-key-0123456789:inbox",
+            Method::POST,
+            "/api/publish",
+            &publish,
+            401,
+            "invalid_api_key",
+        ),
+    ];
+    let http = reqwest::Client::new();
+    for (key, method, path, body, status, code) in cases {
+        let mut request = http
+            .request(method.clone(), server.url(path))
+            .header("x-api-key", key);
+        if !body.is_null() {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let got_status = response.status().as_u16();
+        let reply: serde_json::Value = response.json().await.unwrap_or_default();
+        let got_code = reply["error"]["code"].as_str().unwrap_or("");
+        assert_eq!(
+            (got_status, got_code),
+            (status, code),
+            "{key} {method} {path}"
+        );
+    }
+}

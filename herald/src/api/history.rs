@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::ApiState;
-use crate::auth::http::Producer;
+use crate::auth::http::{History, Producer};
 use crate::http_error::HttpError;
 use crate::hub::validate_topic_name;
 
@@ -42,7 +42,7 @@ pub struct HistoryMessage {
 
 pub async fn history(
     State(state): State<Arc<ApiState>>,
-    _producer: Producer,
+    _producer: Producer<History>,
     Path(topic): Path<String>,
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Json<HistoryResponse>, HttpError> {

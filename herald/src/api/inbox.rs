@@ -25,7 +25,8 @@ use serde_json::{Value, json};
 
 use super::ApiState;
 use super::extract::JsonBody;
-use crate::auth::http::{Caller, Producer};
+use crate::auth::Scope;
+use crate::auth::http::{ActDenied, Caller, InboxScope, Producer, scope_required};
 use crate::http_error::HttpError;
 use crate::inbox::model::parse_millis;
 use crate::inbox::socket::parse_id;
@@ -69,25 +70,27 @@ pub struct ListParams {
     limit: Option<u32>,
 }
 
-/// Who may read and change `user_id`'s inbox: producers (API key) and the
-/// user themself (their token's user id). The one decision point for inbox
-/// access over HTTP: every user route calls it before anything else.
+/// Who may read and change `user_id`'s inbox: producers (an API key with
+/// the `inbox` scope) and the user themself (their token's user id). The one
+/// decision point for inbox access over HTTP: every user route calls it
+/// before anything else.
 fn authorize_inbox(caller: &Caller, user_id: &str) -> Result<(), HttpError> {
-    if caller.may_act_for(user_id) {
-        Ok(())
-    } else {
-        Err(HttpError::new(
-            StatusCode::FORBIDDEN,
-            "inbox_forbidden",
-            "a user may only reach their own inbox",
-        ))
-    }
+    caller
+        .act_for(user_id, Scope::Inbox)
+        .map_err(|denied| match denied {
+            ActDenied::MissingScope(scope) => scope_required(scope),
+            ActDenied::OtherUser => HttpError::new(
+                StatusCode::FORBIDDEN,
+                "inbox_forbidden",
+                "a user may only reach their own inbox",
+            ),
+        })
 }
 
 pub async fn send(
     State(state): State<Arc<ApiState>>,
     Path(user_id): Path<String>,
-    _producer: Producer,
+    _producer: Producer<InboxScope>,
     headers: HeaderMap,
     JsonBody(request): JsonBody<SendRequest>,
 ) -> Result<Response, HttpError> {
@@ -113,7 +116,7 @@ pub async fn send(
 
 pub async fn send_batch(
     State(state): State<Arc<ApiState>>,
-    _producer: Producer,
+    _producer: Producer<InboxScope>,
     JsonBody(request): JsonBody<BatchRequest>,
 ) -> Result<Response, HttpError> {
     let user_ids = request

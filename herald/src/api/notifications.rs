@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use super::ApiState;
 use super::extract::JsonBody;
 use super::publish::{Published, publish_to_all};
-use crate::auth::http::Producer;
+use crate::auth::http::{Producer, Publish};
 use crate::http_error::HttpError;
 use crate::hub::validate_topic_name;
 
@@ -40,7 +40,7 @@ const REQUIRED_STRING_FIELDS: &[&str] = &[
 
 pub async fn notify(
     State(state): State<Arc<ApiState>>,
-    _producer: Producer,
+    _producer: Producer<Publish>,
     JsonBody(body): JsonBody<Box<RawValue>>,
 ) -> Result<(StatusCode, Json<Published>), HttpError> {
     let topics = topics_for(&body)?;

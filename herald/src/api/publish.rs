@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use super::ApiState;
 use super::extract::JsonBody;
-use crate::auth::http::Producer;
+use crate::auth::http::{Producer, Publish};
 use crate::http_error::HttpError;
 use crate::hub::{PublishReport, validate_topic_name};
 
@@ -43,7 +43,7 @@ pub struct Published {
 
 pub async fn publish(
     State(state): State<Arc<ApiState>>,
-    _producer: Producer,
+    _producer: Producer<Publish>,
     JsonBody(request): JsonBody<PublishRequest>,
 ) -> Result<(StatusCode, Json<Published>), HttpError> {
     let topic = checked_topic("topic", request.topic)?;
@@ -62,7 +62,7 @@ pub async fn publish(
 
 pub async fn broadcast(
     State(state): State<Arc<ApiState>>,
-    _producer: Producer,
+    _producer: Producer<Publish>,
     JsonBody(request): JsonBody<BroadcastRequest>,
 ) -> Result<(StatusCode, Json<Published>), HttpError> {
     let topics = request

@@ -1,22 +1,103 @@
-//! Server-to-server API keys, compared in constant time.
+//! Server-to-server API keys, compared in constant time, each with the
+//! scopes it grants.
+//!
+//! A configured key is `secret` (every scope) or `secret:scope+scope`
+//! (only those), e.g. `HERALD_API_KEYS="k1-0123456789abcdef,k2-0123456789abcdef:inbox"`.
+//! Scopes follow the producer routes: `publish` (notifications, publish,
+//! broadcast), `inbox` (store notifications, act on any user's inbox) and
+//! `history` (topic history). A backend that only stores inbox
+//! notifications thus cannot broadcast to every topic if its key leaks.
 
-use subtle::ConstantTimeEq;
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use super::AuthConfigError;
 
+/// What a key may do: a set of [`Scope`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scopes(u8);
+
+/// One right a key can grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Publish,
+    Inbox,
+    History,
+}
+
+impl Scope {
+    const ALL: [Scope; 3] = [Scope::Publish, Scope::Inbox, Scope::History];
+
+    fn bit(self) -> u8 {
+        match self {
+            Scope::Publish => 1,
+            Scope::Inbox => 2,
+            Scope::History => 4,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Publish => "publish",
+            Scope::Inbox => "inbox",
+            Scope::History => "history",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        Scope::ALL.into_iter().find(|scope| scope.name() == name)
+    }
+}
+
+impl Scopes {
+    pub const NONE: Scopes = Scopes(0);
+    pub const ALL: Scopes = Scopes(1 | 2 | 4);
+
+    pub fn allows(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    /// `publish+inbox` and the like.
+    fn parse(list: &str) -> Option<Self> {
+        let mut bits = 0;
+        for name in list.split('+') {
+            bits |= Scope::parse(name.trim())?.bit();
+        }
+        Some(Scopes(bits))
+    }
+}
+
+struct ApiKey {
+    secret: Vec<u8>,
+    scopes: Scopes,
+}
+
 #[derive(Default)]
 pub struct ApiKeys {
-    keys: Vec<Vec<u8>>,
+    keys: Vec<ApiKey>,
 }
 
 /// Short keys are guessable; refuse them at start.
 const MIN_KEY_LEN: usize = 16;
 
 impl ApiKeys {
-    pub fn new(keys: impl IntoIterator<Item = String>) -> Result<Self, AuthConfigError> {
-        let keys: Vec<Vec<u8>> = keys.into_iter().map(String::into_bytes).collect();
-        if keys.iter().any(|k| k.len() < MIN_KEY_LEN) {
-            return Err(AuthConfigError::ShortApiKey);
+    pub fn new(entries: impl IntoIterator<Item = String>) -> Result<Self, AuthConfigError> {
+        let mut keys = Vec::new();
+        for entry in entries {
+            let (secret, scopes) = match entry.rsplit_once(':') {
+                Some((secret, list)) => {
+                    let scopes = Scopes::parse(list)
+                        .ok_or_else(|| AuthConfigError::UnknownScope(list.to_owned()))?;
+                    (secret.to_owned(), scopes)
+                }
+                None => (entry, Scopes::ALL),
+            };
+            if secret.len() < MIN_KEY_LEN {
+                return Err(AuthConfigError::ShortApiKey);
+            }
+            keys.push(ApiKey {
+                secret: secret.into_bytes(),
+                scopes,
+            });
         }
         Ok(Self { keys })
     }
@@ -25,15 +106,19 @@ impl ApiKeys {
         self.keys.is_empty()
     }
 
+    /// The scopes of the key `candidate`, or `None` when it is no key.
     /// Every configured key is compared, whatever matched first, so the time
     /// taken says nothing about which key (or how much of one) was right.
-    pub fn contains(&self, candidate: &str) -> bool {
+    pub fn scopes_of(&self, candidate: &str) -> Option<Scopes> {
         let candidate = candidate.as_bytes();
         let mut found = subtle::Choice::from(0);
+        let mut bits = 0u8;
         for key in &self.keys {
-            found |= key.as_slice().ct_eq(candidate);
+            let matches = key.secret.as_slice().ct_eq(candidate);
+            found |= matches;
+            bits |= u8::conditional_select(&0, &key.scopes.0, matches);
         }
-        found.into()
+        bool::from(found).then_some(Scopes(bits))
     }
 }
 
@@ -45,15 +130,37 @@ mod tests {
     fn matches_only_whole_keys() {
         let keys =
             ApiKeys::new(["0123456789abcdef".to_owned(), "fedcba9876543210".to_owned()]).unwrap();
-        assert!(keys.contains("0123456789abcdef"));
-        assert!(keys.contains("fedcba9876543210"));
-        assert!(!keys.contains("0123456789abcde"));
-        assert!(!keys.contains(""));
-        assert!(!keys.contains("0123456789abcdefX"));
+        assert_eq!(keys.scopes_of("0123456789abcdef"), Some(Scopes::ALL));
+        assert_eq!(keys.scopes_of("fedcba9876543210"), Some(Scopes::ALL));
+        assert_eq!(keys.scopes_of("0123456789abcde"), None);
+        assert_eq!(keys.scopes_of(""), None);
+        assert_eq!(keys.scopes_of("0123456789abcdefX"), None);
     }
 
     #[test]
-    fn short_keys_are_refused() {
+    fn scoped_keys_grant_only_their_scopes() {
+        let keys = ApiKeys::new([
+            "inbox-only-0123456789:inbox".to_owned(),
+            "two-scopes-0123456789:publish+history".to_owned(),
+        ])
+        .unwrap();
+        let inbox = keys.scopes_of("inbox-only-0123456789").unwrap();
+        assert!(inbox.allows(Scope::Inbox));
+        assert!(!inbox.allows(Scope::Publish) && !inbox.allows(Scope::History));
+        let two = keys.scopes_of("two-scopes-0123456789").unwrap();
+        assert!(two.allows(Scope::Publish) && two.allows(Scope::History));
+        assert!(!two.allows(Scope::Inbox));
+        // The scope list is not part of the key.
+        assert_eq!(keys.scopes_of("inbox-only-0123456789:inbox"), None);
+    }
+
+    #[test]
+    fn short_keys_and_unknown_scopes_are_refused() {
         assert!(ApiKeys::new(["short".to_owned()]).is_err());
+        assert!(ApiKeys::new(["short:inbox".to_owned()]).is_err());
+        assert!(matches!(
+            ApiKeys::new(["0123456789abcdef:admin".to_owned()]),
+            Err(AuthConfigError::UnknownScope(_))
+        ));
     }
 }

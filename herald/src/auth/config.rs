@@ -43,7 +43,8 @@ pub struct AuthConfig {
     /// Which claims carry the user id, business id, location id and roles.
     pub claims: ClaimMapping,
     /// Server-to-server keys for the producer endpoints (`HERALD_API_KEYS`,
-    /// comma-separated).
+    /// comma-separated); `key:inbox+history` limits a key to those scopes
+    /// (see [`super::api_keys`]).
     #[serde(deserialize_with = "comma_list")]
     pub api_keys: Vec<String>,
 }
@@ -160,6 +161,8 @@ pub enum AuthConfigError {
     EmptySecret,
     #[error("API keys must be at least 16 characters long")]
     ShortApiKey,
+    #[error("API key scopes {0:?}: use publish, inbox and history, joined with '+'")]
+    UnknownScope(String),
     #[error("could not build the JWKS HTTP client: {0}")]
     HttpClient(String),
 }

@@ -30,7 +30,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
-pub use api_keys::ApiKeys;
+pub use api_keys::{ApiKeys, Scope, Scopes};
 pub use claims::ClaimMapping;
 pub use config::{AuthConfig, AuthConfigError};
 pub use rules::{TopicDenied, TopicRules};
@@ -209,9 +209,10 @@ impl Auth {
         self.inner.rules.authorize(identity, topic)
     }
 
-    /// Is `key` one of the configured API keys? Compared in constant time.
-    pub fn is_api_key(&self, key: &str) -> bool {
-        self.inner.api_keys.contains(key)
+    /// The scopes of `key` if it is one of the configured API keys.
+    /// Compared in constant time.
+    pub fn api_key_scopes(&self, key: &str) -> Option<Scopes> {
+        self.inner.api_keys.scopes_of(key)
     }
 }
 
