@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
@@ -118,6 +118,14 @@ impl Herald {
             .merge(web::router())
             .merge(crate::metrics::router(hub.clone()))
             .fallback(|| async { HttpError::not_found("no such route").into_response() })
+            .method_not_allowed_fallback(|| async {
+                HttpError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "this route does not take that method",
+                )
+                .into_response()
+            })
             .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
             .layer(cors_layer(&config.cors_origin));
         Ok(Self {

@@ -214,6 +214,16 @@ async fn malformed_bodies_get_json_errors() {
     assert_eq!(response.status(), 404);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
+
+    // A known route with the wrong method, and a path that is not UTF-8
+    // once decoded, get JSON errors too.
+    let response = client.get(server.url("/api/publish")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    let (status, body) = server.get("/api/users/%FF/notifications").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "invalid_path");
 }
 
 #[tokio::test]

@@ -1,9 +1,11 @@
-//! A JSON body extractor whose rejections are [`HttpError`]s, so a bad body
-//! gets the same `{"error":{...}}` shape as every other error.
+//! Body and path extractors whose rejections are [`HttpError`]s, so a bad
+//! body or path gets the same `{"error":{...}}` shape as every other error.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
 
 use crate::http_error::HttpError;
 
@@ -42,4 +44,27 @@ fn rejection_to_error(rejection: JsonRejection) -> HttpError {
         JsonRejection::JsonDataError(_) => HttpError::bad_request("invalid_body", detail),
         _ => HttpError::new(status, "invalid_body", detail),
     }
+}
+
+/// Path parameters; a bad one (say, not UTF-8 once decoded) answers
+/// `400 invalid_path`.
+pub struct PathParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PathParams<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(PathParams(value)),
+            Err(rejection) => Err(path_rejection_to_error(&rejection)),
+        }
+    }
+}
+
+fn path_rejection_to_error(rejection: &PathRejection) -> HttpError {
+    HttpError::bad_request("invalid_path", rejection.body_text())
 }

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::ApiState;
+use super::extract::PathParams;
 use crate::auth::http::{History, Producer};
 use crate::http_error::HttpError;
 use crate::hub::validate_topic_name;
@@ -43,7 +44,7 @@ pub struct HistoryMessage {
 pub async fn history(
     State(state): State<Arc<ApiState>>,
     _producer: Producer<History>,
-    Path(topic): Path<String>,
+    PathParams(topic): PathParams<String>,
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Json<HistoryResponse>, HttpError> {
     let Query(query) = query

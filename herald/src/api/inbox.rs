@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -24,7 +24,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::ApiState;
-use super::extract::JsonBody;
+use super::extract::{JsonBody, PathParams};
 use crate::auth::Scope;
 use crate::auth::http::{ActDenied, Caller, InboxScope, Producer, scope_required};
 use crate::http_error::HttpError;
@@ -89,7 +89,7 @@ fn authorize_inbox(caller: &Caller, user_id: &str) -> Result<(), HttpError> {
 
 pub async fn send(
     State(state): State<Arc<ApiState>>,
-    Path(user_id): Path<String>,
+    PathParams(user_id): PathParams<String>,
     _producer: Producer<InboxScope>,
     headers: HeaderMap,
     JsonBody(request): JsonBody<SendRequest>,
@@ -152,7 +152,7 @@ pub async fn send_batch(
 
 pub async fn list(
     State(state): State<Arc<ApiState>>,
-    Path(user_id): Path<String>,
+    PathParams(user_id): PathParams<String>,
     caller: Caller,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response, HttpError> {
@@ -178,7 +178,7 @@ pub async fn list(
 
 pub async fn unread_count(
     State(state): State<Arc<ApiState>>,
-    Path(user_id): Path<String>,
+    PathParams(user_id): PathParams<String>,
     caller: Caller,
 ) -> Result<Json<Value>, HttpError> {
     authorize_inbox(&caller, &user_id)?;
@@ -196,7 +196,7 @@ enum OnOne {
 
 pub async fn get_one(
     State(state): State<Arc<ApiState>>,
-    Path((user_id, id)): Path<(String, String)>,
+    PathParams((user_id, id)): PathParams<(String, String)>,
     caller: Caller,
 ) -> Result<Response, HttpError> {
     on_one(&state, &caller, &user_id, &id, OnOne::Get).await
@@ -204,7 +204,7 @@ pub async fn get_one(
 
 pub async fn mark_read(
     State(state): State<Arc<ApiState>>,
-    Path((user_id, id)): Path<(String, String)>,
+    PathParams((user_id, id)): PathParams<(String, String)>,
     caller: Caller,
 ) -> Result<Response, HttpError> {
     on_one(&state, &caller, &user_id, &id, OnOne::Read).await
@@ -212,7 +212,7 @@ pub async fn mark_read(
 
 pub async fn archive(
     State(state): State<Arc<ApiState>>,
-    Path((user_id, id)): Path<(String, String)>,
+    PathParams((user_id, id)): PathParams<(String, String)>,
     caller: Caller,
 ) -> Result<Response, HttpError> {
     on_one(&state, &caller, &user_id, &id, OnOne::Archive).await
@@ -240,7 +240,7 @@ async fn on_one(
 
 pub async fn delete(
     State(state): State<Arc<ApiState>>,
-    Path((user_id, id)): Path<(String, String)>,
+    PathParams((user_id, id)): PathParams<(String, String)>,
     caller: Caller,
 ) -> Result<StatusCode, HttpError> {
     authorize_inbox(&caller, &user_id)?;
@@ -254,7 +254,7 @@ pub async fn delete(
 
 pub async fn mark_all_read(
     State(state): State<Arc<ApiState>>,
-    Path(user_id): Path<String>,
+    PathParams(user_id): PathParams<String>,
     caller: Caller,
 ) -> Result<Json<Value>, HttpError> {
     authorize_inbox(&caller, &user_id)?;
@@ -264,7 +264,7 @@ pub async fn mark_all_read(
 
 pub async fn mark_all_seen(
     State(state): State<Arc<ApiState>>,
-    Path(user_id): Path<String>,
+    PathParams(user_id): PathParams<String>,
     caller: Caller,
 ) -> Result<Json<Value>, HttpError> {
     authorize_inbox(&caller, &user_id)?;
