@@ -29,6 +29,17 @@ async fn send(server: &TestServer, user: &str, body: Value) -> Value {
     reply
 }
 
+async fn unread_count(server: &TestServer, base: &str) -> u64 {
+    let (status, body) = server.get(&format!("{base}/unread-count")).await;
+    assert_eq!(status, 200, "{body}");
+    body["count"].as_u64().unwrap()
+}
+
+/// The ids listed under `status`, newest first.
+async fn listed(server: &TestServer, base: &str, status: &str) -> Vec<String> {
+    ids(&server.get(&format!("{base}?status={status}")).await.1)
+}
+
 fn ids(page: &Value) -> Vec<String> {
     page["notifications"]
         .as_array()
@@ -78,10 +89,7 @@ async fn every_endpoint_does_its_job(engine: Engine) {
     assert_eq!(status, 200);
     assert_eq!(ids(&page), [id3.as_str(), id2.as_str(), id1.as_str()]);
     assert_eq!(page["nextCursor"], Value::Null);
-    assert_eq!(
-        server.get(&format!("{base}/unread-count")).await.1,
-        json!({"count": 3})
-    );
+    assert_eq!(unread_count(&server, base).await, 3);
 
     // One notification.
     let (status, one) = server.get(&format!("{base}/{id1}")).await;
@@ -99,26 +107,17 @@ async fn every_endpoint_does_its_job(engine: Engine) {
         "a second read keeps the first time"
     );
     assert_eq!(
-        ids(&server.get(&format!("{base}?status=unread")).await.1),
+        listed(&server, base, "unread").await,
         [id3.as_str(), id1.as_str()]
     );
-    assert_eq!(
-        ids(&server.get(&format!("{base}?status=read")).await.1),
-        [id2.as_str()]
-    );
-    assert_eq!(
-        server.get(&format!("{base}/unread-count")).await.1,
-        json!({"count": 2})
-    );
+    assert_eq!(listed(&server, base, "read").await, [id2.as_str()]);
+    assert_eq!(unread_count(&server, base).await, 2);
 
     // Seen all: nothing becomes read.
     let (status, seen) = server.post(&format!("{base}/seen-all"), json!({})).await;
     assert_eq!((status, seen), (200, json!({"updated": 2})));
     assert!(server.get(&format!("{base}/{id3}")).await.1["seenAt"].is_string());
-    assert_eq!(
-        server.get(&format!("{base}/unread-count")).await.1,
-        json!({"count": 2})
-    );
+    assert_eq!(unread_count(&server, base).await, 2);
 
     // Archive: out of every list but `archived`, and out of the count.
     let (status, archived) = server
@@ -127,26 +126,14 @@ async fn every_endpoint_does_its_job(engine: Engine) {
     assert_eq!(status, 200);
     assert!(archived["archivedAt"].is_string());
     assert_eq!(ids(&server.get(base).await.1), [id2.as_str(), id1.as_str()]);
-    assert_eq!(
-        ids(&server.get(&format!("{base}?status=archived")).await.1),
-        [id3.as_str()]
-    );
-    assert_eq!(
-        server.get(&format!("{base}/unread-count")).await.1,
-        json!({"count": 1})
-    );
+    assert_eq!(listed(&server, base, "archived").await, [id3.as_str()]);
+    assert_eq!(unread_count(&server, base).await, 1);
 
     // Read all.
     let (status, all) = server.post(&format!("{base}/read-all"), json!({})).await;
     assert_eq!((status, all), (200, json!({"updated": 1})));
-    assert_eq!(
-        server.get(&format!("{base}/unread-count")).await.1,
-        json!({"count": 0})
-    );
-    assert_eq!(
-        ids(&server.get(&format!("{base}?status=unread")).await.1),
-        Vec::<String>::new()
-    );
+    assert_eq!(unread_count(&server, base).await, 0);
+    assert_eq!(listed(&server, base, "unread").await, Vec::<String>::new());
 
     // Delete.
     let (status, _) = server
@@ -223,30 +210,31 @@ async fn bad_input_is_refused_with_stable_codes(engine: Engine) {
         let (status, reply) = server.get(&format!("{base}?{query}")).await;
         assert_eq!(status, 400, "{query}: {reply}");
     }
-    let (status, reply) = server
-        .post("/api/users/a%20b/notifications", json!({"type": "t"}))
-        .await;
-    assert_eq!(
-        (status, reply["error"]["code"].as_str()),
-        (400, Some("invalid_field"))
-    );
-    let (status, reply) = server
-        .post(
+    let refusals = [
+        (
+            "/api/users/a%20b/notifications",
+            json!({"type": "t"}),
+            "invalid_field",
+        ),
+        (
             "/api/notifications/batch",
             json!({"notification": {"type": "t"}}),
-        )
-        .await;
-    assert_eq!(
-        (status, reply["error"]["code"].as_str()),
-        (400, Some("missing_field"))
-    );
-    let (status, _) = server
-        .post(
+            "missing_field",
+        ),
+        (
             "/api/notifications/batch",
             json!({"userIds": [], "notification": {"type": "t"}}),
-        )
-        .await;
-    assert_eq!(status, 400);
+            "invalid_field",
+        ),
+    ];
+    for (path, body, code) in refusals {
+        let (status, reply) = server.post(path, body).await;
+        assert_eq!(
+            (status, reply["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{path}"
+        );
+    }
 }
 
 async fn the_idempotency_key_stores_once(engine: Engine) {
@@ -260,23 +248,17 @@ async fn the_idempotency_key_stores_once(engine: Engine) {
     assert_eq!(status, 200, "a repeated key answers 200");
     assert_eq!(again, first, "the same notification, as stored");
 
-    // The key may come as a header too.
-    let response = reqwest::Client::new()
-        .post(server.url(base))
-        .header("idempotency-key", "from-header")
-        .json(&json!({"type": "t"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let response = reqwest::Client::new()
-        .post(server.url(base))
-        .header("idempotency-key", "from-header")
-        .json(&json!({"type": "t"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    // The key may come as a header too: stored the first time only.
+    for expected in [201, 200] {
+        let response = reqwest::Client::new()
+            .post(server.url(base))
+            .header("idempotency-key", "from-header")
+            .json(&json!({"type": "t"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected);
+    }
 
     // Keys are per user.
     let (status, other) = server

@@ -14,6 +14,11 @@ on_both_engines!(
 );
 
 /// Skip frames until one with `event`.
+/// The join ref of a joined channel, which its replies and pushes carry.
+fn join_ref_of(joined: common::Frame) -> String {
+    joined.join_ref.as_str().unwrap().to_owned()
+}
+
 async fn next_event(client: &mut PhxClient, event: &str) -> Frame {
     loop {
         let frame = client.next_frame().await;
@@ -44,13 +49,7 @@ async fn every_device_gets_notifications_and_unread_counts(engine: Engine) {
     // A phone (V2) and a browser (V1) of the same user.
     let mut phone = PhxClient::connect(&server, Vsn::V2).await;
     let mut browser = PhxClient::connect(&server, Vsn::V1).await;
-    let phone_join = phone
-        .join_ok("user:u1")
-        .await
-        .join_ref
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let phone_join = join_ref_of(phone.join_ok("user:u1").await);
     browser.join_ok("user:u1").await;
     server.wait_for_subscribers("user:u1", 2).await;
 
@@ -144,13 +143,7 @@ async fn inbox_operations_answer_over_the_socket(engine: Engine) {
         .unwrap()
         .to_owned();
     let mut client = PhxClient::connect(&server, Vsn::V2).await;
-    let join = client
-        .join_ok("user:u1")
-        .await
-        .join_ref
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let join = join_ref_of(client.join_ok("user:u1").await);
     let topic = "user:u1";
 
     let (status, count) = call(&mut client, &join, topic, "unread_count", json!({})).await;

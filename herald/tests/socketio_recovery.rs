@@ -64,6 +64,17 @@ impl Handled {
     }
 }
 
+/// A client that joined, received one message in the first room, and went
+/// away: its CONNECT reply and the offset it last saw.
+async fn gone_after_one_message(server: &TestServer) -> (Value, Value) {
+    let (mut client, reply) = joined_client(server, None).await;
+    server
+        .publish(ROOMS[0], "notification", json!({"n": 1}))
+        .await;
+    let offset = client.next_event().await.args[1].clone();
+    (reply, offset)
+}
+
 fn fast_heartbeat(config: &mut Config) {
     // Pings (and so acknowledged positions) several times during the test.
     config.socketio.ping_interval_ms = 100;
@@ -142,12 +153,7 @@ async fn a_client_that_reconnects_gets_exactly_what_it_missed_in_every_room() {
 #[tokio::test]
 async fn a_client_back_after_the_window_gets_a_fresh_session() {
     let server = TestServer::start_with(|c| c.socketio.recovery_window_secs = 1).await;
-    let (mut client, reply) = joined_client(&server, None).await;
-    server
-        .publish(ROOMS[0], "notification", json!({"n": 1}))
-        .await;
-    let offset = client.next_event().await.args[1].clone();
-    drop(client);
+    let (reply, offset) = gone_after_one_message(&server).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let auth = json!({"pid": reply["pid"], "offset": offset});
@@ -164,12 +170,7 @@ async fn a_client_back_after_the_window_gets_a_fresh_session() {
 #[tokio::test]
 async fn a_gap_longer_than_the_history_is_not_recovered() {
     let server = TestServer::start_with(|c| c.history.max_messages = 3).await;
-    let (mut client, reply) = joined_client(&server, None).await;
-    server
-        .publish(ROOMS[0], "notification", json!({"n": 1}))
-        .await;
-    let offset = client.next_event().await.args[1].clone();
-    drop(client);
+    let (reply, offset) = gone_after_one_message(&server).await;
     for n in 2..=10 {
         server
             .publish(ROOMS[0], "notification", json!({"n": n}))
