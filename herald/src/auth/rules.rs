@@ -29,6 +29,7 @@
 //!   refused as `unauthorized` when rules match but none allows, and as
 //!   `unmatched topic` when no pattern matches.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -107,7 +108,8 @@ enum Segment {
     Rest,
 }
 
-type Bindings<'t> = Vec<(&'t str, &'t str)>;
+/// Placeholder name → the part of the topic it matched.
+type Bindings<'t> = [(&'t str, &'t str)];
 
 /// Placeholders can split a topic several ways; past this many candidate
 /// splits a topic is refused rather than searched further.
@@ -157,14 +159,16 @@ impl TopicRules {
 
     pub fn authorize(&self, identity: &Identity, topic: &str) -> Result<(), TopicDenied> {
         let mut matched = false;
+        // One bindings buffer for every rule: a join allocates at most once.
+        let mut bindings = Vec::new();
         for rule in &self.rules {
-            let mut candidates = Vec::new();
-            match_segments(&rule.pattern, topic, &mut Vec::new(), &mut candidates);
-            for bindings in &candidates {
+            let mut search = Search::new(&mut bindings);
+            let admitted = search.run(&rule.pattern, topic, &mut |bindings| {
                 matched = true;
-                if rule.allow.admits(identity, bindings) {
-                    return Ok(());
-                }
+                rule.allow.admits(identity, bindings)
+            });
+            if admitted {
+                return Ok(());
             }
         }
         if matched {
@@ -176,11 +180,10 @@ impl TopicRules {
 
     /// Does some rule's pattern match `topic` (whoever asks)?
     pub fn matches(&self, topic: &str) -> bool {
-        self.rules.iter().any(|rule| {
-            let mut candidates = Vec::new();
-            match_segments(&rule.pattern, topic, &mut Vec::new(), &mut candidates);
-            !candidates.is_empty()
-        })
+        let mut bindings = Vec::new();
+        self.rules
+            .iter()
+            .any(|rule| Search::new(&mut bindings).run(&rule.pattern, topic, &mut |_| true))
     }
 }
 
@@ -270,46 +273,59 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Segment>, &'static str> {
     Ok(segments)
 }
 
-/// Every way `topic` matches `segments`, as placeholder bindings.
-fn match_segments<'p, 't>(
-    segments: &'p [Segment],
-    topic: &'t str,
-    bindings: &mut Vec<(&'p str, &'t str)>,
-    out: &mut Vec<Vec<(&'p str, &'t str)>>,
-) where
-    'p: 't,
-{
-    if out.len() >= MAX_CANDIDATES {
-        return;
+/// A search for the ways a topic matches a pattern: each is handed to a
+/// visitor as placeholder bindings, until the visitor accepts one or
+/// [`MAX_CANDIDATES`] were tried.
+struct Search<'b, 'p, 't> {
+    bindings: &'b mut Vec<(&'p str, &'t str)>,
+    tried: usize,
+}
+
+impl<'b, 'p: 't, 't> Search<'b, 'p, 't> {
+    fn new(bindings: &'b mut Vec<(&'p str, &'t str)>) -> Self {
+        bindings.clear();
+        Self { bindings, tried: 0 }
     }
-    let Some((first, rest)) = segments.split_first() else {
-        if topic.is_empty() {
-            out.push(bindings.clone());
+
+    /// Whether `visit` accepted a way `topic` matches `segments`.
+    fn run(
+        &mut self,
+        segments: &'p [Segment],
+        topic: &'t str,
+        visit: &mut dyn FnMut(&Bindings<'t>) -> bool,
+    ) -> bool {
+        if self.tried >= MAX_CANDIDATES {
+            return false;
         }
-        return;
-    };
-    match first {
-        Segment::Literal(text) => {
-            if let Some(remaining) = topic.strip_prefix(text.as_str()) {
-                match_segments(rest, remaining, bindings, out);
-            }
-        }
-        Segment::Rest => {
-            if !topic.is_empty() {
-                out.push(bindings.clone());
-            }
-        }
-        Segment::Placeholder(name) => {
-            let limit = topic.find(':').unwrap_or(topic.len());
-            for (end, _) in topic[..limit].char_indices().skip(1).chain([(limit, ' ')]) {
-                if end == 0 {
-                    continue;
+        let Some((first, rest)) = segments.split_first() else {
+            return topic.is_empty() && self.candidate(visit);
+        };
+        match first {
+            Segment::Literal(text) => topic
+                .strip_prefix(text.as_str())
+                .is_some_and(|remaining| self.run(rest, remaining, visit)),
+            Segment::Rest => !topic.is_empty() && self.candidate(visit),
+            Segment::Placeholder(name) => {
+                let limit = topic.find(':').unwrap_or(topic.len());
+                for (end, _) in topic[..limit].char_indices().skip(1).chain([(limit, ' ')]) {
+                    if end == 0 {
+                        continue;
+                    }
+                    self.bindings.push((name.as_str(), &topic[..end]));
+                    let accepted = self.run(rest, &topic[end..], visit);
+                    self.bindings.pop();
+                    if accepted {
+                        return true;
+                    }
                 }
-                bindings.push((name.as_str(), &topic[..end]));
-                match_segments(rest, &topic[end..], bindings, out);
-                bindings.pop();
+                false
             }
         }
+    }
+
+    fn candidate(&mut self, visit: &mut dyn FnMut(&Bindings<'t>) -> bool) -> bool {
+        self.tried += 1;
+        visit(self.bindings)
     }
 }
 
@@ -325,12 +341,24 @@ fn placeholders_in(template: &str) -> Vec<&str> {
     names
 }
 
-fn substitute(template: &str, bindings: &Bindings<'_>) -> String {
+/// `template` with its placeholders filled in; borrowed when it is just one
+/// placeholder (the usual `{businessId}`) or has none.
+fn substitute<'a>(template: &'a str, bindings: &Bindings<'a>) -> Cow<'a, str> {
+    if !template.contains('{') {
+        return Cow::Borrowed(template);
+    }
+    if let Some(name) = template
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+        && let Some((_, value)) = bindings.iter().find(|(bound, _)| *bound == name)
+    {
+        return Cow::Borrowed(value);
+    }
     let mut text = template.to_owned();
     for (name, value) in bindings {
         text = text.replace(&format!("{{{name}}}"), value);
     }
-    text
+    Cow::Owned(text)
 }
 
 /// The rules shipped by default: the topics of the systems Herald replaces.
