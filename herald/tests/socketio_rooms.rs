@@ -559,17 +559,21 @@ async fn the_message_rate_is_limited_per_connection() {
 }
 
 #[tokio::test]
-async fn an_expiring_token_ends_the_socket_with_connect_error() {
+async fn an_expiring_token_is_told_then_disconnected() {
     let server = TestServer::start_with(secured).await;
     let exp = jsonwebtoken::get_current_timestamp() + 2;
     let token = tokens::hs256(&json!({"sub": "u1", "exp": exp}));
     let (mut client, _) =
         SioClient::connect_ok(&server.ws_base, Some(json!({"token": token}))).await;
     client.event_named("connected").await;
-    let packet = tokio::time::timeout(Duration::from_secs(5), client.recv_socketio())
+    let told = tokio::time::timeout(Duration::from_secs(5), client.next_event())
         .await
         .unwrap();
-    assert_eq!(packet, r#"4{"message":"token_expired"}"#);
+    assert_eq!(told.name, "error");
+    assert_eq!(told.args[0]["code"], "token_expired");
+    // Then DISCONNECT for the namespace: the client stops until it connects
+    // again with a fresh token.
+    assert_eq!(client.recv_socketio().await, "1");
 }
 
 #[tokio::test]

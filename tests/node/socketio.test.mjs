@@ -111,6 +111,29 @@ test("auth.token: accepted with the user's id, refused with a stable reason", as
   }
 });
 
+test("a token that expires while connected: told why, disconnected, back with a fresh token", async () => {
+  const h = await herald();
+  const now = Math.floor(Date.now() / 1000);
+  const socket = client(h, { auth: { token: jwt({ sub: "u1", exp: now + 2 }) } });
+  await connected(socket);
+  assert.deepEqual(await ack(socket, "join-global-notifications"), { ok: true, room: "global-notifications" });
+  const errors = collect(socket, "error");
+  const disconnected = new Promise((resolve) => socket.once("disconnect", resolve));
+  assert.equal(await disconnected, "io server disconnect");
+  assert.equal(socket.connected, false);
+  assert.equal((await errors.waitForCount(1))[0].code, "token_expired");
+
+  // socket.io-client waits for the application: a fresh token reconnects,
+  // and the session (rooms included) is recovered.
+  socket.auth = { token: jwt({ sub: "u1", exp: now + 60 }) };
+  socket.connect();
+  await connected(socket);
+  assert.equal(socket.recovered, true);
+  const alerts = collect(socket, "system_alert");
+  await publish(h, "global-notifications", "system_alert", { n: 2 });
+  assert.deepEqual(await alerts.waitForCount(1), [{ n: 2 }]);
+});
+
 test("a token about to expire is replaced with the refresh event, keeping the socket", async () => {
   const h = await herald();
   const now = Math.floor(Date.now() / 1000);

@@ -43,6 +43,17 @@ pub trait SocketIoApp: Send + Sync + 'static {
         socket: &mut SocketRef<'_>,
         event: ClientEvent<'_>,
     ) -> impl Future<Output = Result<(), EngineEnd>> + Send;
+
+    /// The socket's token expired. The protocol core sends a DISCONNECT
+    /// right after this returns (socket.io-client reports it as `disconnect`
+    /// with "io server disconnect"); this is the place to tell the client
+    /// why. By default nothing more is said.
+    fn on_token_expired(
+        &self,
+        _socket: &mut SocketRef<'_>,
+    ) -> impl Future<Output = Result<(), EngineEnd>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// An event from a client.

@@ -239,7 +239,7 @@ impl Core {
                     }
                 },
                 () = &mut timer => {
-                    if let Err(ending) = Box::pin(self.on_timer()).await {
+                    if let Err(ending) = Box::pin(self.on_timer(&endpoint.app)).await {
                         break ending;
                     }
                 },
@@ -280,7 +280,7 @@ impl Core {
         self.sockets.iter().position(|socket| &*socket.nsp == nsp)
     }
 
-    async fn on_timer(&mut self) -> Result<(), Ending> {
+    async fn on_timer<A: SocketIoApp>(&mut self, app: &A) -> Result<(), Ending> {
         let now = Instant::now();
         if let Some(deadline) = self.connect_deadline
             && now >= deadline
@@ -292,7 +292,7 @@ impl Core {
             .iter()
             .position(|socket| socket.expires.is_some_and(|expires| now >= expires))
         {
-            self.expire(index).await?;
+            self.expire(app, index).await?;
         }
         if self.engine.heartbeat().await? {
             for socket in &mut self.sockets {
@@ -500,14 +500,25 @@ impl Core {
             .await?)
     }
 
-    /// The socket's token expired: tell the client (`connect_error` with
-    /// `token_expired`; socket.io-client then waits for the application to
-    /// reconnect it with a fresh token) and keep the session for recovery.
-    async fn expire(&mut self, index: usize) -> Result<(), Ending> {
+    /// The socket's token expired: the application tells the client why,
+    /// then the namespace is disconnected (socket.io-client reports
+    /// `disconnect` and waits for the application to connect again with a
+    /// fresh token), and the session is kept for recovery.
+    async fn expire<A: SocketIoApp>(&mut self, app: &A, index: usize) -> Result<(), Ending> {
+        count_hit("token_expired");
+        app.on_token_expired(&mut SocketRef { core: self, index })
+            .await?;
         let socket = self.remove_socket(index);
         tracing::info!(sid = %socket.sid, nsp = %socket.nsp, "socket.io token expired");
-        count_hit("token_expired");
-        self.connect_error(&socket.nsp, "token_expired").await?;
+        let frame = Packet {
+            kind: PacketType::Disconnect,
+            attachments: 0,
+            nsp: &socket.nsp,
+            id: None,
+            data: None,
+        }
+        .encode();
+        self.write_packet(frame, &[]).await?;
         self.keep_for_recovery(socket);
         Ok(())
     }

@@ -558,6 +558,15 @@ impl SocketIoApp for HeraldApp {
         socket.emit(event, &[&hello]).await
     }
 
+    /// Say why on the error event: `{"code": "token_expired", "message"}`.
+    async fn on_token_expired(&self, socket: &mut SocketRef<'_>) -> Result<(), EngineEnd> {
+        let error = raw(&json!({
+            "code": "token_expired",
+            "message": "the token has expired: connect again with a fresh one",
+        }));
+        socket.emit(&self.vocabulary.error_event, &[&error]).await
+    }
+
     async fn on_event(
         &self,
         socket: &mut SocketRef<'_>,
