@@ -83,3 +83,49 @@ test("phoenix.js with a bad token never opens, and producers need the key", asyn
   assert.equal(withoutKey.status, 401);
   assert.equal(withoutKey.body.error.code, "api_key_required");
 });
+
+test("phoenix.js: a token that expires closes the socket, and params as a function reconnect with a fresh one", async () => {
+  const h = await securedHerald();
+  const now = Math.floor(Date.now() / 1000);
+  let token = jwt({ sub: "alice", exp: now + 2 });
+  const socket = new Socket(`${h.wsUrl}/socket`, {
+    transport: WebSocket,
+    reconnectAfterMs: () => 100,
+    rejoinAfterMs: () => 100,
+    params: () => ({ token }),
+  });
+  const closes = [];
+  socket.onClose((event) => closes.push(event.code));
+  socket.connect();
+  const channel = socket.channel("user:alice", {});
+  const inbox = new Inbox();
+  channel.on("notice", (payload) => inbox.push(payload));
+  const channelErrors = [];
+  channel.onError((reason) => channelErrors.push(reason));
+  assert.equal((await joinResult(channel)).status, "ok");
+
+  // The old token expires: the channel hears why (phx_error), the socket is
+  // closed with 1008. Meanwhile the app has a fresh token.
+  token = jwt({ sub: "alice", exp: now + 60 });
+  const deadline = Date.now() + 6000;
+  while (!closes.includes(1008) && Date.now() < deadline) await sleep(50);
+  assert.ok(closes.includes(1008), `closed with 1008 token_expired, got ${closes}`);
+  assert.ok(
+    channelErrors.some((reason) => reason?.reason === "token_expired"),
+    `the channel was told token_expired: ${JSON.stringify(channelErrors)}`,
+  );
+
+  // phoenix.js reconnects and rejoins by itself, with the fresh token.
+  for (;;) {
+    const published = await h.post(
+      "/api/publish",
+      { topic: "user:alice", event: "notice", payload: { text: "after expiry" } },
+      { "x-api-key": API_KEY },
+    );
+    if (published.body.delivered === 1 || Date.now() > deadline + 5000) break;
+    await sleep(100);
+  }
+  const [payload] = await inbox.waitForCount(1);
+  assert.equal(payload.text, "after expiry");
+  socket.disconnect();
+});

@@ -510,21 +510,31 @@ impl Connection {
             }
             ending @ (Ending::TokenExpired
             | Ending::Closed(CloseReason::Shutdown | CloseReason::Kicked(_))) => {
-                let (code, reason) = match ending {
+                // Every joined channel hears why. `phx_close` ends a channel
+                // for phoenix.js; `phx_error` (token expiry) leaves it to
+                // rejoin by itself once the socket reconnects, which works
+                // when the app gives `params` as a function that returns a
+                // fresh token.
+                let (code, reason, channel_event) = match ending {
                     Ending::Closed(CloseReason::Shutdown) => (
                         close_code::GOING_AWAY,
                         CloseReason::Shutdown.as_str().to_owned(),
+                        "phx_close",
                     ),
-                    Ending::Closed(kicked) => {
-                        (close_code::POLICY_VIOLATION, kicked.as_str().to_owned())
-                    }
+                    Ending::Closed(kicked) => (
+                        close_code::POLICY_VIOLATION,
+                        kicked.as_str().to_owned(),
+                        "phx_close",
+                    ),
                     _ => {
                         tracing::info!(connection = id, "phoenix socket closed: token expired");
-                        (close_code::POLICY_VIOLATION, "token_expired".to_owned())
+                        (
+                            close_code::POLICY_VIOLATION,
+                            "token_expired".to_owned(),
+                            "phx_error",
+                        )
                     }
                 };
-                // Every joined channel hears why, so phoenix.js does not
-                // rejoin it on its own.
                 let payload = reason_json(&reason);
                 let closing = async {
                     for channel in std::mem::take(&mut self.channels) {
@@ -532,7 +542,7 @@ impl Connection {
                             join_ref: channel.join_ref.as_deref(),
                             msg_ref: channel.join_ref.as_deref(),
                             topic: &channel.topic,
-                            event: "phx_close",
+                            event: channel_event,
                             payload: &payload,
                         };
                         self.socket
