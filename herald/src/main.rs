@@ -20,7 +20,8 @@ Environment (overrides the config file; flags override both):
   JWKS_URL                   JWKS with the public keys of RS*/ES* client tokens
   COGNITO_USER_POOL_ID       an AWS Cognito pool (derives JWKS URL and issuer)
   COGNITO_REGION             its region (default: the pool id's prefix)
-  HERALD_API_KEYS            comma-separated producer API keys (16+ characters)
+  HERALD_API_KEYS            comma-separated producer API keys (16+ characters);
+                             key:publish+inbox+history limits a key to those scopes
   HERALD_<SECTION>__<KEY>    any other setting, e.g.
                              HERALD_HTTP__MAX_BODY_BYTES=1048576
                              HERALD_HTTP__SHUTDOWN_TIMEOUT_SECS=10
@@ -35,6 +36,7 @@ Environment (overrides the config file; flags override both):
                              HERALD_SOCKETIO__CONNECT_TIMEOUT_MS=45000
                              HERALD_SOCKETIO__RECOVERY_WINDOW_SECS=120
                              HERALD_SOCKETIO__ACTION_WEBHOOK_URL=https://...
+                             HERALD_SOCKETIO__ACTION_WEBHOOK_SECRET=... (signs webhook calls)
                              HERALD_STORE__MAX_CONNECTIONS=8
                              HERALD_INBOX__MAX_PER_USER=1000
                              HERALD_INBOX__DEFAULT_TTL_SECS=0
