@@ -450,7 +450,12 @@ mod tests {
             jail.set_env("HERALD_API_KEYS", "key-one-0123456789, key-two-0123456789");
             jail.set_env("COGNITO_USER_POOL_ID", "eu-west-1_Pool");
             jail.set_env("HERALD_LIMITS__MAX_CONNECTIONS_PER_IP", "7");
+            jail.set_env("HERALD_LIMITS__TRUSTED_PROXIES", "10.0.0.0/8, 192.168.0.1");
             let config = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(
+                config.limits.trusted_proxies,
+                vec!["10.0.0.0/8", "192.168.0.1"]
+            );
             assert_eq!(config.auth.jwt_secret.as_deref(), Some("s3cret"));
             assert_eq!(
                 config.auth.api_keys,

@@ -46,6 +46,7 @@ Environment (overrides the config file; flags override both):
                              HERALD_LIMITS__MAX_CONNECTIONS_PER_USER=100
                              HERALD_LIMITS__MAX_CONNECTIONS_PER_IP=5000
                              HERALD_LIMITS__HANDSHAKE_TIMEOUT_SECS=10
+                             HERALD_LIMITS__TRUSTED_PROXIES=10.0.0.0/8 (X-Forwarded-For)
 Topic rules ([[topics]]) and the Socket.IO event vocabulary
 ([[socketio.rooms]], [[socketio.events]]) are set in the config file; see README.
 ";

@@ -28,6 +28,7 @@ use crate::http_error::HttpError;
 use crate::hub::Hub;
 use crate::inbox::{Inbox, InboxEvents};
 use crate::net::HandshakeListener;
+use crate::net::forwarded::{BadProxyRange, TrustedProxies, client_address};
 use crate::protocol::phoenix::{self, PhoenixEndpoint};
 use crate::protocol::socketio::access::Access;
 use crate::protocol::socketio::vocabulary::{HeraldApp, Vocabulary};
@@ -51,6 +52,8 @@ pub enum StartError {
     Auth(#[from] AuthConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("limits settings: {0}")]
+    TrustedProxy(#[from] BadProxyRange),
 }
 
 impl Herald {
@@ -60,6 +63,7 @@ impl Herald {
     pub async fn open(config: Config) -> Result<Self, StartError> {
         crate::metrics::install();
         let auth = Auth::from_config(&config.auth, &config.topics)?;
+        let trusted_proxies = Arc::new(TrustedProxies::parse(&config.limits.trusted_proxies)?);
         if !auth.is_enabled() {
             tracing::warn!(
                 "authentication is OFF: any client may join any topic and anyone may publish; \
@@ -127,6 +131,10 @@ impl Herald {
                 .into_response()
             })
             .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
+            .layer(axum::middleware::from_fn_with_state(
+                trusted_proxies,
+                client_address,
+            ))
             .layer(cors_layer(&config.cors_origin));
         Ok(Self {
             hub,

@@ -72,6 +72,40 @@ async fn connections_per_ip_are_capped() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_the_per_ip_limit_counts_forwarded_clients() {
+    let forwarded = |ip: &'static str| [("x-forwarded-for", ip)];
+    let behind_proxy = TestServer::start_with(|c| {
+        c.limits.max_connections_per_ip = 1;
+        c.limits.trusted_proxies = vec!["127.0.0.0/8".into()];
+    })
+    .await;
+    // Two clients behind the same proxy (loopback here) each get their slot...
+    let mut open = Vec::new();
+    for client in ["203.0.113.7", "203.0.113.8"] {
+        let connected =
+            PhxClient::try_connect(&behind_proxy, Vsn::V2, "", &forwarded(client)).await;
+        open.push(connected.expect("a client of its own behind the proxy"));
+    }
+    // ...and the limit still holds per client.
+    let refused = PhxClient::try_connect(&behind_proxy, Vsn::V2, "", &forwarded("203.0.113.7"))
+        .await
+        .err()
+        .expect("the same client twice");
+    assert_eq!(refused.1["error"]["code"], "too_many_ip_connections");
+
+    // Without trust, the header changes nothing: loopback is one address.
+    let direct = TestServer::start_with(|c| c.limits.max_connections_per_ip = 1).await;
+    let _first = PhxClient::try_connect(&direct, Vsn::V2, "", &forwarded("203.0.113.7"))
+        .await
+        .expect("first connection");
+    let refused = PhxClient::try_connect(&direct, Vsn::V2, "", &forwarded("203.0.113.8"))
+        .await
+        .err()
+        .expect("an untrusted peer cannot pick its address");
+    assert_eq!(refused.0, 429);
+}
+
+#[tokio::test]
 async fn a_flooding_client_is_rate_limited_and_others_are_not() {
     let server = TestServer::start_with(|c| {
         c.limits.messages_per_second = 5;
@@ -188,4 +222,14 @@ async fn refused_joins_are_counted_and_the_socket_lives_on() {
         client.next_within(Duration::from_millis(100)).await,
         None | Some(Received::Frame(_))
     ));
+}
+
+#[tokio::test]
+async fn a_bad_trusted_proxy_range_stops_herald_at_start() {
+    let mut config = herald::config::Config::default();
+    config.limits.trusted_proxies = vec!["10.0.0.0/99".into()];
+    let Err(err) = herald::server::Herald::open(config).await else {
+        panic!("Herald started with an unusable trusted proxy range");
+    };
+    assert!(err.to_string().contains("10.0.0.0/99"), "{err}");
 }

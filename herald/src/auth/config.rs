@@ -139,6 +139,11 @@ pub struct LimitsConfig {
     /// Seconds a new TCP connection has to send its HTTP request (the
     /// WebSocket handshake); 0 disables the deadline.
     pub handshake_timeout_secs: u64,
+    /// Proxies and load balancers (addresses or CIDR ranges) whose
+    /// `X-Forwarded-For` names the client (`HERALD_LIMITS__TRUSTED_PROXIES`,
+    /// comma-separated); empty trusts no header.
+    #[serde(deserialize_with = "comma_list")]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for LimitsConfig {
@@ -149,6 +154,7 @@ impl Default for LimitsConfig {
             max_connections_per_user: 100,
             max_connections_per_ip: 5000,
             handshake_timeout_secs: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }

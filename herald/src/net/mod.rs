@@ -1,4 +1,5 @@
-//! Accepting TCP connections: the handshake deadline and socket options.
+//! Accepting TCP connections: the handshake deadline and socket options;
+//! and, in [`forwarded`], who the client is behind trusted proxies.
 //!
 //! A client that opens a TCP connection and never finishes its HTTP request
 //! head (the WebSocket handshake, or any request) would hold a file
@@ -7,6 +8,8 @@
 //! its first request head (up to the blank line that ends it) and fails the
 //! connection's reads when it passes. Once the head is in, the deadline is
 //! dropped, so established WebSockets carry no timer.
+
+pub mod forwarded;
 
 use std::io;
 use std::net::SocketAddr;
