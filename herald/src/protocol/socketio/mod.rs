@@ -24,6 +24,7 @@ pub mod conformance;
 mod connection;
 pub mod engine;
 pub mod id;
+mod namespace;
 pub mod packet;
 pub mod recovery;
 pub mod stats;
