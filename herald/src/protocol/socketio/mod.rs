@@ -27,6 +27,7 @@ pub mod id;
 mod namespace;
 pub mod packet;
 pub mod recovery;
+pub mod room_template;
 pub mod stats;
 mod token_refresh;
 pub mod vocabulary;
