@@ -1,5 +1,6 @@
-//! Graceful shutdown: sockets are told (phx_close per channel, then a close
-//! frame), in-flight requests finish, and the binary exits 0 on SIGTERM.
+//! Graceful shutdown: sockets are told (phx_error per channel, so phoenix.js
+//! rejoins once it reconnects, then a close frame), in-flight requests
+//! finish, and the binary exits 0 on SIGTERM.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::{PhxClient, Received, TestServer, Vsn};
 
 #[tokio::test]
-async fn sockets_get_phx_close_then_a_close_frame() {
+async fn every_channel_hears_why_then_the_socket_gets_a_close_frame() {
     let mut server = TestServer::start().await;
     let mut client = PhxClient::connect(&server, Vsn::V2).await;
     let join_a = client.join_ok("room:a").await;
@@ -20,7 +21,8 @@ async fn sockets_get_phx_close_then_a_close_frame() {
     let close = loop {
         match client.next().await {
             Received::Frame(frame) => {
-                assert_eq!(frame.event, "phx_close");
+                assert_eq!(frame.event, "phx_error");
+                assert_eq!(frame.payload["reason"], "server shutting down");
                 let expected = if frame.topic == "room:a" {
                     &join_a
                 } else {

@@ -65,27 +65,40 @@ test("phoenix.js: /api/publish and /api/broadcast reach subscribers with the exa
   socket.disconnect();
 });
 
-test("phoenix.js rejoins by itself after the server drops its socket", async () => {
-  let h = await startHerald();
-  const socket = socketFor(h);
-  const channel = socket.channel("resources:b9-l9", {});
-  let joins = 0;
-  channel.join().receive("ok", () => {
-    joins += 1;
+const restarts = [
+  ["the server is killed (kill -9)", (h) => h.restart()],
+  [
+    "the server shuts down gracefully (SIGTERM)",
+    async (h) => {
+      assert.equal((await h.stop()).code, 0, "a graceful stop exits 0");
+      return startHerald({}, h.port);
+    },
+  ],
+];
+
+for (const [how, restart] of restarts) {
+  test(`phoenix.js rejoins by itself after ${how} and comes back`, async () => {
+    let h = await startHerald();
+    const socket = socketFor(h);
+    const channel = socket.channel("resources:b9-l9", {});
+    let joins = 0;
+    channel.join().receive("ok", () => {
+      joins += 1;
+    });
+    const got = new Inbox();
+    channel.on("resource_update", (payload) => got.push(payload));
+    await waitFor("first join", () => joins === 1);
+
+    h = await restart(h); // a new Herald on the same port
+    await waitFor("automatic rejoin", () => joins >= 2, 10000);
+
+    const body = { ...notification, businessId: "b9", locationId: "l9" };
+    assert.equal((await h.post("/api/notifications", body)).status, 202);
+    const [payload] = await got.waitForCount(1, "broadcast after the restart");
+    assert.deepEqual(payload, body);
+    socket.disconnect();
   });
-  const got = new Inbox();
-  channel.on("resource_update", (payload) => got.push(payload));
-  await waitFor("first join", () => joins === 1);
-
-  h = await h.restart(); // kill -9, then a new Herald on the same port
-  await waitFor("automatic rejoin", () => joins >= 2, 10000);
-
-  const body = { ...notification, businessId: "b9", locationId: "l9" };
-  assert.equal((await h.post("/api/notifications", body)).status, 202);
-  const [payload] = await got.waitForCount(1, "broadcast after the restart");
-  assert.deepEqual(payload, body);
-  socket.disconnect();
-});
+}
 
 test("phoenix.js recovers missed messages on rejoin with `since`", async () => {
   const h = await startHerald();

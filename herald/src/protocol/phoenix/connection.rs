@@ -511,15 +511,17 @@ impl Connection {
             ending @ (Ending::TokenExpired
             | Ending::Closed(CloseReason::Shutdown | CloseReason::Kicked(_))) => {
                 // Every joined channel hears why. `phx_close` ends a channel
-                // for phoenix.js; `phx_error` (token expiry) leaves it to
-                // rejoin by itself once the socket reconnects, which works
-                // when the app gives `params` as a function that returns a
-                // fresh token.
+                // for good in phoenix.js (right when the server kicks it);
+                // `phx_error` leaves it to rejoin by itself once the socket
+                // reconnects: after a shutdown (to another node, or this one
+                // restarted, so a rolling deploy loses no subscription) and
+                // after token expiry (with `params` as a function that
+                // returns a fresh token).
                 let (code, reason, channel_event) = match ending {
                     Ending::Closed(CloseReason::Shutdown) => (
                         close_code::GOING_AWAY,
                         CloseReason::Shutdown.as_str().to_owned(),
-                        "phx_close",
+                        "phx_error",
                     ),
                     Ending::Closed(kicked) => (
                         close_code::POLICY_VIOLATION,
