@@ -4,7 +4,8 @@
 //! client, broadcasts queued in the hub mailbox, and the idle timer. Replies
 //! are written straight away; broadcasts are written in batches (everything
 //! queued, then one flush). The ways a socket can end are collected in
-//! [`Ending`], and [`Connection::finish`] tells the client why.
+//! [`Ending`], and [`Connection::finish`] tells the client why. Joining and
+//! leaving channels (and the token refresh) live in [`super::channels`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,6 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use bytes::Bytes;
 use futures_util::SinkExt;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
 
@@ -20,7 +20,7 @@ use super::frame::{self, DecodeError, Inbound, Outbound, Serializer};
 use super::{ConnectParams, PhoenixEndpoint, Session};
 use crate::auth::limits::{MessageRate, count_hit};
 use crate::client_events::EventReply;
-use crate::hub::{CloseReason, Message, Position, Subscriber, TopicName, validate_topic_name};
+use crate::hub::{CloseReason, Message, Subscriber, TopicName};
 
 /// WebSocket close codes used by this transport.
 mod close_code {
@@ -36,7 +36,7 @@ mod close_code {
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why the connection loop stopped.
-enum Ending {
+pub(super) enum Ending {
     /// The client closed or the TCP connection went away.
     ClientGone,
     /// The hub closed the mailbox (shutdown, slow consumer, kicked).
@@ -68,45 +68,27 @@ impl Ending {
 }
 
 /// A channel this socket has joined.
-struct JoinedChannel {
-    topic: TopicName,
-    join_ref: Option<Box<RawValue>>,
+pub(super) struct JoinedChannel {
+    pub(super) topic: TopicName,
+    pub(super) join_ref: Option<Box<RawValue>>,
     /// The topic's epoch when joined, and the last offset written to the
     /// client: a broadcast at or below it (queued before a rejoin, or already
     /// replayed) is not written again.
-    epoch: Arc<str>,
-    delivered_up_to: u64,
-}
-
-/// The part of a `phx_join` payload Herald reads.
-#[derive(Deserialize)]
-struct JoinPayload {
-    since: Option<Since>,
-}
-
-/// The payload of a `refresh` push on the `phoenix` topic.
-#[derive(Deserialize)]
-struct RefreshPayload {
-    token: String,
-}
-
-#[derive(Deserialize)]
-struct Since {
-    epoch: String,
-    offset: u64,
+    pub(super) epoch: Arc<str>,
+    pub(super) delivered_up_to: u64,
 }
 
 pub(super) struct Connection {
     socket: WebSocket,
-    subscriber: Subscriber,
+    pub(super) subscriber: Subscriber,
     serializer: Serializer,
     connect: ConnectParams,
-    session: Session,
+    pub(super) session: Session,
     rate: MessageRate,
     /// When the client last sent anything.
     last_activity: Instant,
-    endpoint: Arc<PhoenixEndpoint>,
-    channels: Vec<JoinedChannel>,
+    pub(super) endpoint: Arc<PhoenixEndpoint>,
+    pub(super) channels: Vec<JoinedChannel>,
 }
 
 impl Connection {
@@ -196,7 +178,10 @@ impl Connection {
 
     /// Write every queued broadcast, then flush once. Gives up as soon as the
     /// mailbox closes, so a client that stopped reading cannot hold the task.
-    async fn write_batch(&mut self, batch: &mut Vec<Arc<Message>>) -> Result<(), Ending> {
+    pub(super) async fn write_batch(
+        &mut self,
+        batch: &mut Vec<Arc<Message>>,
+    ) -> Result<(), Ending> {
         let format = self.serializer.broadcast_format();
         let mailbox = self.subscriber.mailbox().clone();
         let channels = &mut self.channels;
@@ -330,132 +315,16 @@ impl Connection {
         }
     }
 
-    async fn join(&mut self, inbound: Inbound) -> Result<(), Ending> {
-        if let Err(err) = validate_topic_name(&inbound.topic) {
-            let response = format!(
-                r#"{{"reason":"invalid topic","detail":{}}}"#,
-                json_string(&err.to_string())
-            );
-            return self.reply(&inbound, false, &response).await;
-        }
-        if let Err(denied) = self
-            .endpoint
-            .auth
-            .authorize_topic(&self.session.identity, &inbound.topic)
-        {
-            count_hit("join_denied");
-            tracing::info!(connection = self.subscriber.id(), topic = %inbound.topic, reason = denied.reason(), "phoenix join refused");
-            return self
-                .reply(&inbound, false, &reason_json(denied.reason()))
-                .await;
-        }
-        if !inbound.payload.get().trim_start().starts_with('{') {
-            return self
-                .reply(
-                    &inbound,
-                    false,
-                    &reason_json("join payload must be an object"),
-                )
-                .await;
-        }
-        // A second join of a joined topic replaces the first, as in Phoenix:
-        // the old channel is closed under its own join ref.
-        if let Some(index) = self.channel_index(&inbound.topic) {
-            let old = self.channels.swap_remove(index);
-            self.subscriber.unsubscribe(&old.topic);
-            self.send_close(&old).await?;
-        }
-        if self.channels.len() >= self.endpoint.settings.max_channels {
-            tracing::info!(connection = self.subscriber.id(), topic = %inbound.topic, "too many channels joined");
-            count_hit("max_channels");
-            return self
-                .reply(&inbound, false, &reason_json("too many channels joined"))
-                .await;
-        }
-        let since = match serde_json::from_str::<JoinPayload>(inbound.payload.get()) {
-            Ok(payload) => payload.since.map(|since| Position {
-                epoch: since.epoch.into(),
-                offset: since.offset,
-            }),
-            Err(_) => {
-                let reason = "since must be {\"epoch\": string, \"offset\": integer}";
-                return self.reply(&inbound, false, &reason_json(reason)).await;
-            }
-        };
-        let (topic, recovery) = self
-            .subscriber
-            .subscribe_from(&inbound.topic, since.as_ref());
-        let response = serde_json::json!({
-            "recovered": recovery.recovered,
-            "epoch": &*recovery.epoch,
-            "offset": recovery.offset,
-        });
-        // Recovered messages are written right after the reply, before any
-        // live one (publishes after the join wait in the mailbox behind them).
-        let delivered_up_to = match (&since, recovery.recovered) {
-            (Some(since), true) => since.offset,
-            _ => recovery.offset,
-        };
-        // Grown one slot at a time: most sockets join one or two channels,
-        // and a Vec's first growth would reserve four (224 bytes).
-        self.channels.reserve_exact(1);
-        self.channels.push(JoinedChannel {
-            topic,
-            join_ref: inbound.join_ref.clone(),
-            epoch: recovery.epoch.clone(),
-            delivered_up_to,
-        });
-        self.reply(&inbound, true, &response.to_string()).await?;
-        let mut missed = recovery.missed;
-        if !missed.is_empty() {
-            self.write_batch(&mut missed).await?;
-        }
-        Ok(())
-    }
-
-    /// A fresh token for the same user extends the connection past the old
-    /// token's expiry.
-    async fn refresh(&mut self, inbound: Inbound) -> Result<(), Ending> {
-        let Ok(RefreshPayload { token }) = serde_json::from_str(inbound.payload.get()) else {
-            let reason = "refresh payload must be {\"token\": string}";
-            return self.reply(&inbound, false, &reason_json(reason)).await;
-        };
-        let identity = match self.endpoint.auth.authenticate(Some(&token)).await {
-            Ok(identity) => identity,
-            Err(err) => {
-                return self
-                    .reply(&inbound, false, &reason_json(err.reason()))
-                    .await;
-            }
-        };
-        if identity.user_id != self.session.identity.user_id {
-            return self
-                .reply(&inbound, false, &reason_json("user_mismatch"))
-                .await;
-        }
-        let response = serde_json::json!({ "expiresAt": identity.expires_at });
-        self.session.identity = identity.into_shared();
-        tracing::debug!(connection = self.subscriber.id(), "phoenix token refreshed");
-        self.reply(&inbound, true, &response.to_string()).await
-    }
-
-    async fn leave(&mut self, inbound: Inbound) -> Result<(), Ending> {
-        let Some(index) = self.channel_index(&inbound.topic) else {
-            return self
-                .reply(&inbound, false, &reason_json("unmatched topic"))
-                .await;
-        };
-        let channel = self.channels.swap_remove(index);
-        self.subscriber.unsubscribe(&channel.topic);
-        self.reply(&inbound, true, "{}").await?;
-        self.send_close(&channel).await
-    }
-
-    fn channel_index(&self, topic: &str) -> Option<usize> {
+    pub(super) fn channel_index(&self, topic: &str) -> Option<usize> {
         self.channels.iter().position(|c| &*c.topic == topic)
     }
 
-    async fn reply(&mut self, to: &Inbound, ok: bool, response: &str) -> Result<(), Ending> {
+    pub(super) async fn reply(
+        &mut self,
+        to: &Inbound,
+        ok: bool,
+        response: &str,
+    ) -> Result<(), Ending> {
         let payload = frame::reply_payload(ok, response);
         self.send(Outbound {
             join_ref: to.join_ref.as_deref(),
@@ -468,7 +337,7 @@ impl Connection {
     }
 
     /// `phx_close` for a channel, under its join ref (as Phoenix sends it).
-    async fn send_close(&mut self, channel: &JoinedChannel) -> Result<(), Ending> {
+    pub(super) async fn send_close(&mut self, channel: &JoinedChannel) -> Result<(), Ending> {
         self.send(Outbound {
             join_ref: channel.join_ref.as_deref(),
             msg_ref: channel.join_ref.as_deref(),
@@ -591,11 +460,11 @@ fn text_frame(bytes: Bytes) -> WsMessage {
     WsMessage::Text(Utf8Bytes::try_from(bytes).unwrap_or_default())
 }
 
-fn json_string(text: &str) -> String {
+pub(super) fn json_string(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
-fn reason_json(reason: &str) -> String {
+pub(super) fn reason_json(reason: &str) -> String {
     format!(r#"{{"reason":{}}}"#, json_string(reason))
 }
 

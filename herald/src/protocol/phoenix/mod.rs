@@ -13,6 +13,7 @@
 //! checked before the upgrade, so a refused client gets an HTTP error with a
 //! stable code instead of a socket.
 
+mod channels;
 mod connection;
 pub mod frame;
 
