@@ -14,10 +14,17 @@
 //! - [`inbox`]: the durable per-user inbox; [`store`]: SQLite or PostgreSQL.
 //! - [`web`]: the `/test` page.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
-//! - [`net`]: accepting TCP connections (handshake deadline).
+//! - [`net`]: accepting TCP connections (handshake deadline) and the client's
+//!   address behind trusted proxies.
 //! - [`periodic`]: background chores tied to their owner's life.
 //! - [`config`] and [`server`]: configuration, and the app that ties it all
 //!   together.
+//!
+//! The module docs link to private modules too: read them with
+//! `cargo doc -p herald --no-deps --document-private-items --open`.
+
+// Module docs point newcomers at the private modules that do the work.
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod api;
 pub mod auth;
