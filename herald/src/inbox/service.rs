@@ -218,17 +218,16 @@ impl Inbox {
             .filter(|entry| !entry.created && !draft.same_content(&entry.notification))
             .map(|entry| entry.notification.user_id.clone())
             .collect();
+        // What was committed is delivered, even when the call is refused
+        // below for other users of a batch.
+        self.deliver_created(&stored).await;
         if !reused.is_empty() {
             tracing::info!(
                 users = reused.len(),
                 "idempotency key reused with a different notification"
             );
-            // Users without a conflict were stored above: deliver theirs
-            // before refusing, so what was committed is also announced.
-            self.deliver_created(&stored).await;
             return Err(InboxError::IdempotencyKeyReused(reused));
         }
-        self.deliver_created(&stored).await;
         Ok(stored)
     }
 
