@@ -5,6 +5,8 @@
 // recovery racing publishes, and bad input on raw connections.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { createServer } from "node:http";
 import { io } from "socket.io-client";
 import WebSocket from "ws";
 import { startHerald, Inbox, sleep, waitFor } from "./lib/herald.mjs";
@@ -154,6 +156,42 @@ test("a token about to expire is replaced with the refresh event, keeping the so
   const alerts = collect(socket, "system_alert");
   await publish(h, "global-notifications", "system_alert", { n: 1 });
   assert.deepEqual(await alerts.waitForCount(1), [{ n: 1 }]);
+});
+
+test("the action webhook is signed, and README's Node check accepts it", async () => {
+  const webhookSecret = "node-webhook-secret-0123456789";
+  const received = [];
+  const backend = createServer((req, res) => {
+    let rawBody = "";
+    req.on("data", (chunk) => (rawBody += chunk));
+    req.on("end", () => {
+      // The check README gives to backends, as written there.
+      const expected = "v1=" + createHmac("sha256", webhookSecret).update(`${req.headers["x-herald-timestamp"]}.${rawBody}`).digest("hex");
+      const given = Buffer.from(req.headers["x-herald-signature"] ?? "");
+      const valid = given.length === expected.length && timingSafeEqual(given, Buffer.from(expected))
+        && Math.abs(Date.now() / 1000 - Number(req.headers["x-herald-timestamp"])) < 300;
+      received.push({ valid, body: JSON.parse(rawBody) });
+      res.writeHead(valid ? 200 : 401, { "content-type": "application/json" });
+      res.end(JSON.stringify(valid ? { balance: 110 } : { error: "bad signature" }));
+    });
+  });
+  await new Promise((resolve) => backend.listen(0, "127.0.0.1", resolve));
+  try {
+    const url = `http://127.0.0.1:${backend.address().port}/actions`;
+    const h = await herald({
+      HERALD_SOCKETIO__ACTION_WEBHOOK_URL: url,
+      HERALD_SOCKETIO__ACTION_WEBHOOK_SECRET: webhookSecret,
+    });
+    const socket = client(h, { auth: { token: jwt({ sub: "g1" }) } });
+    await connected(socket);
+    const answer = await ack(socket, "action", { type: "redeem", points: 10 });
+    assert.deepEqual(answer, { ok: true, result: { balance: 110 } });
+    assert.equal(received.length, 1);
+    assert.equal(received[0].valid, true);
+    assert.equal(received[0].body.user.userId, "g1");
+  } finally {
+    backend.close();
+  }
 });
 
 test("join and leave every room kind; another user's room is refused", async () => {
