@@ -375,26 +375,21 @@ pub fn default_rules() -> Vec<TopicRule> {
         claims: BTreeMap::new(),
         roles: roles(&["admin"]),
     };
+    // A business's own staff (their token names the business), or an admin.
+    let staff_or_admin = || {
+        Allow::AnyOf(vec![
+            claims(&[("businessId", "{businessId}")]),
+            admin.clone(),
+        ])
+    };
     let rule = |pattern: &str, allow: Allow| TopicRule {
         pattern: pattern.to_owned(),
         allow,
     };
     vec![
         // A business's staff hear its locations' resources.
-        rule(
-            "resources:{businessId}-{locationId}",
-            Allow::AnyOf(vec![
-                claims(&[("businessId", "{businessId}")]),
-                admin.clone(),
-            ]),
-        ),
-        rule(
-            "resources:{businessId}",
-            Allow::AnyOf(vec![
-                claims(&[("businessId", "{businessId}")]),
-                admin.clone(),
-            ]),
-        ),
+        rule("resources:{businessId}-{locationId}", staff_or_admin()),
+        rule("resources:{businessId}", staff_or_admin()),
         // A user's chat with a business: the user, or that business's coordinators.
         rule(
             "chat:{businessId}:{userId}",
@@ -433,20 +428,8 @@ pub fn default_rules() -> Vec<TopicRule> {
         rule("global-notifications", Allow::Keyword(Keyword::Public)),
         // Socket.IO channels of the loyalty platform (`subscribe`); its
         // per-user channel is `user:{userId}` above.
-        rule(
-            "business:{businessId}",
-            Allow::AnyOf(vec![
-                claims(&[("businessId", "{businessId}")]),
-                admin.clone(),
-            ]),
-        ),
-        rule(
-            "location:{businessId}-{locationId}",
-            Allow::AnyOf(vec![
-                claims(&[("businessId", "{businessId}")]),
-                admin.clone(),
-            ]),
-        ),
+        rule("business:{businessId}", staff_or_admin()),
+        rule("location:{businessId}-{locationId}", staff_or_admin()),
         rule("system", Allow::Keyword(Keyword::Public)),
     ]
 }

@@ -82,6 +82,25 @@ impl Message {
         self.position.as_ref()
     }
 
+    /// Is this message news to a subscription that has had `epoch` up to
+    /// offset `*delivered`? A message at or below it (queued before a
+    /// rejoin, or already replayed by recovery) is not; a newer one moves
+    /// `*delivered` on. Messages of another epoch, or without a position,
+    /// are always news. Every transport asks this before writing a
+    /// broadcast, so none writes one twice.
+    pub fn is_news_to(&self, epoch: &str, delivered: &mut u64) -> bool {
+        match &self.position {
+            Some(position) if *position.epoch == *epoch => {
+                if position.offset <= *delivered {
+                    return false;
+                }
+                *delivered = position.offset;
+                true
+            }
+            _ => true,
+        }
+    }
+
     /// The frame for `format`, rendered on first use and shared afterwards.
     pub fn frame(&self, format: &WireFormat) -> Bytes {
         self.frames[format.slot]

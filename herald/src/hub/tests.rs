@@ -306,3 +306,29 @@ fn rejoin_with_position_while_publishes_race_is_gapless() {
         "the subscriber really did rejoin ({rounds} rounds)"
     );
 }
+
+#[test]
+fn a_message_is_news_only_above_what_its_epoch_delivered() {
+    let topic: TopicName = Arc::from("room:1");
+    let at = |epoch: &str, offset: u64| {
+        Message::new(
+            topic.clone(),
+            "e",
+            payload("{}"),
+            Some(Position {
+                epoch: Arc::from(epoch),
+                offset,
+            }),
+        )
+    };
+    let mut delivered = 5;
+    assert!(!at("e1", 4).is_news_to("e1", &mut delivered));
+    assert!(!at("e1", 5).is_news_to("e1", &mut delivered));
+    assert!(at("e1", 6).is_news_to("e1", &mut delivered));
+    assert_eq!(delivered, 6);
+    // Another epoch, or no position: always news, nothing moved.
+    assert!(at("e2", 1).is_news_to("e1", &mut delivered));
+    let unpositioned = Message::new(topic.clone(), "e", payload("{}"), None);
+    assert!(unpositioned.is_news_to("e1", &mut delivered));
+    assert_eq!(delivered, 6);
+}

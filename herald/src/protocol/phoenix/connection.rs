@@ -196,13 +196,8 @@ impl Connection {
                 else {
                     continue;
                 };
-                if let Some(position) = message.position()
-                    && position.epoch == channel.epoch
-                {
-                    if position.offset <= channel.delivered_up_to {
-                        continue;
-                    }
-                    channel.delivered_up_to = position.offset;
+                if !message.is_news_to(&channel.epoch, &mut channel.delivered_up_to) {
+                    continue;
                 }
                 socket.feed(text_frame(message.frame(format))).await?;
             }

@@ -459,16 +459,12 @@ impl Core {
                     else {
                         continue;
                     };
-                    if let Some(position) = message.position()
-                        && position.epoch == room.epoch
-                    {
-                        if position.offset <= room.delivered {
-                            continue;
-                        }
-                        room.delivered = position.offset;
-                        if recovery {
-                            socket.log.record(&room.topic, position.offset);
-                        }
+                    let before = room.delivered;
+                    if !message.is_news_to(&room.epoch, &mut room.delivered) {
+                        continue;
+                    }
+                    if recovery && room.delivered != before {
+                        socket.log.record(&room.topic, room.delivered);
                     }
                     let frame = packet::in_namespace(&message.frame(format), &socket.nsp);
                     engine.feed(ServerPacket::Text(frame)).await?;
