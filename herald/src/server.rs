@@ -63,7 +63,7 @@ impl Herald {
     pub async fn open(config: Config) -> Result<Self, StartError> {
         crate::metrics::install();
         let auth = Auth::from_config(&config.auth, &config.topics)?;
-        let trusted_proxies = Arc::new(TrustedProxies::parse(&config.limits.trusted_proxies)?);
+        let trusted_proxies = TrustedProxies::parse(&config.limits.trusted_proxies)?;
         if !auth.is_enabled() {
             tracing::warn!(
                 "authentication is OFF: any client may join any topic and anyone may publish; \
@@ -130,12 +130,17 @@ impl Herald {
                 )
                 .into_response()
             })
-            .layer(DefaultBodyLimit::max(config.http.max_body_bytes))
-            .layer(axum::middleware::from_fn_with_state(
-                trusted_proxies,
+            .layer(DefaultBodyLimit::max(config.http.max_body_bytes));
+        // Without trusted proxies no request is rewritten: no layer at all.
+        let app = if trusted_proxies.is_empty() {
+            app
+        } else {
+            app.layer(axum::middleware::from_fn_with_state(
+                Arc::new(trusted_proxies),
                 client_address,
             ))
-            .layer(cors_layer(&config.cors_origin));
+        };
+        let app = app.layer(cors_layer(&config.cors_origin));
         Ok(Self {
             hub,
             inbox,

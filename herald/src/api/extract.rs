@@ -1,5 +1,6 @@
-//! Body and path extractors whose rejections are [`HttpError`]s, so a bad
-//! body or path gets the same `{"error":{...}}` shape as every other error.
+//! Body, path and query extractors whose rejections are [`HttpError`]s, so a
+//! bad body, path or query string gets the same `{"error":{...}}` shape as
+//! every other error.
 
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -67,4 +68,25 @@ where
 
 fn path_rejection_to_error(rejection: &PathRejection) -> HttpError {
     HttpError::bad_request("invalid_path", rejection.body_text())
+}
+
+/// Query-string parameters; a bad one answers `400 invalid_query`.
+pub struct QueryParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for QueryParams<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(QueryParams(value)),
+            Err(rejection) => Err(HttpError::bad_request(
+                "invalid_query",
+                rejection.body_text(),
+            )),
+        }
+    }
 }

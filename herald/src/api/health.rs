@@ -2,15 +2,20 @@
 //!
 //! `?rooms=1` adds the Socket.IO rooms with their member counts, as the
 //! streaming site's notify server listed them (off by default: the list can
-//! be long).
+//! be long). Room names carry user and business ids, so the list needs an
+//! API key; the rest stays open for load balancers.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::ApiState;
+use super::extract::QueryParams;
+use crate::auth::http::Caller;
+use crate::http_error::HttpError;
 
 #[derive(Serialize)]
 pub struct Health {
@@ -46,11 +51,24 @@ pub struct HealthQuery {
 
 pub async fn health(
     State(state): State<Arc<ApiState>>,
-    Query(query): Query<HealthQuery>,
-) -> Json<Health> {
+    QueryParams(query): QueryParams<HealthQuery>,
+    caller: Result<Caller, HttpError>,
+) -> Result<Json<Health>, HttpError> {
     let stats = state.hub.stats();
     let list_rooms = matches!(query.rooms.as_deref(), Some("1" | "true" | "yes"));
-    Json(Health {
+    if list_rooms {
+        match caller? {
+            Caller::Producer(_) => {}
+            Caller::User(_) => {
+                return Err(HttpError::new(
+                    StatusCode::FORBIDDEN,
+                    "producer_key_required",
+                    "listing rooms needs an API key; a user token may not",
+                ));
+            }
+        }
+    }
+    Ok(Json(Health {
         status: if state.hub.is_shutting_down() {
             "shutting_down"
         } else {
@@ -74,5 +92,5 @@ pub async fn health(
                     .collect()
             }),
         },
-    })
+    }))
 }

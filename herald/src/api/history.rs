@@ -4,13 +4,12 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::ApiState;
-use super::extract::PathParams;
+use super::extract::{PathParams, QueryParams};
 use crate::auth::http::{History, Producer};
 use crate::http_error::HttpError;
 use crate::hub::validate_topic_name;
@@ -45,10 +44,8 @@ pub async fn history(
     State(state): State<Arc<ApiState>>,
     _producer: Producer<History>,
     PathParams(topic): PathParams<String>,
-    query: Result<Query<HistoryQuery>, QueryRejection>,
+    QueryParams(query): QueryParams<HistoryQuery>,
 ) -> Result<Json<HistoryResponse>, HttpError> {
-    let Query(query) = query
-        .map_err(|rejection| HttpError::bad_request("invalid_query", rejection.body_text()))?;
     validate_topic_name(&topic)
         .map_err(|err| HttpError::bad_request("invalid_field", format!("topic: {err}")))?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);

@@ -15,8 +15,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -24,7 +23,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::ApiState;
-use super::extract::{JsonBody, PathParams};
+use super::extract::{JsonBody, PathParams, QueryParams};
 use crate::auth::Scope;
 use crate::auth::http::{ActDenied, Caller, InboxScope, Producer, scope_required};
 use crate::http_error::HttpError;
@@ -154,11 +153,9 @@ pub async fn list(
     State(state): State<Arc<ApiState>>,
     PathParams(user_id): PathParams<String>,
     caller: Caller,
-    params: Result<Query<ListParams>, QueryRejection>,
+    QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Response, HttpError> {
     authorize_inbox(&caller, &user_id)?;
-    let Query(params) = params
-        .map_err(|rejection| HttpError::bad_request("invalid_query", rejection.body_text()))?;
     let status = match params.status.as_deref() {
         None => Status::default(),
         Some(text) => Status::parse(text).ok_or_else(|| {

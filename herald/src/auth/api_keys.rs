@@ -27,7 +27,7 @@ pub enum Scope {
 impl Scope {
     const ALL: [Scope; 3] = [Scope::Publish, Scope::Inbox, Scope::History];
 
-    fn bit(self) -> u8 {
+    const fn bit(self) -> u8 {
         match self {
             Scope::Publish => 1,
             Scope::Inbox => 2,
@@ -49,8 +49,15 @@ impl Scope {
 }
 
 impl Scopes {
-    pub const NONE: Scopes = Scopes(0);
-    pub const ALL: Scopes = Scopes(1 | 2 | 4);
+    pub const ALL: Scopes = {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < Scope::ALL.len() {
+            bits |= Scope::ALL[i].bit();
+            i += 1;
+        }
+        Scopes(bits)
+    };
 
     pub fn allows(self, scope: Scope) -> bool {
         self.0 & scope.bit() != 0
@@ -82,11 +89,11 @@ const MIN_KEY_LEN: usize = 16;
 impl ApiKeys {
     pub fn new(entries: impl IntoIterator<Item = String>) -> Result<Self, AuthConfigError> {
         let mut keys = Vec::new();
-        for entry in entries {
+        for (index, entry) in entries.into_iter().enumerate() {
             let (secret, scopes) = match entry.rsplit_once(':') {
                 Some((secret, list)) => {
-                    let scopes = Scopes::parse(list)
-                        .ok_or_else(|| AuthConfigError::UnknownScope(list.to_owned()))?;
+                    let scopes =
+                        Scopes::parse(list).ok_or(AuthConfigError::UnknownScope(index + 1))?;
                     (secret.to_owned(), scopes)
                 }
                 None => (entry, Scopes::ALL),
@@ -160,7 +167,13 @@ mod tests {
         assert!(ApiKeys::new(["short:inbox".to_owned()]).is_err());
         assert!(matches!(
             ApiKeys::new(["0123456789abcdef:admin".to_owned()]),
-            Err(AuthConfigError::UnknownScope(_))
+            Err(AuthConfigError::UnknownScope(1))
         ));
+        // The error never shows the entry (a secret).
+        let err = ApiKeys::new(["secret-0123456789abcdef:admin".to_owned()])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("#1") && !err.contains("secret-0123"), "{err}");
     }
 }

@@ -167,8 +167,11 @@ pub enum AuthConfigError {
     EmptySecret,
     #[error("API keys must be at least 16 characters long")]
     ShortApiKey,
-    #[error("API key scopes {0:?}: use publish, inbox and history, joined with '+'")]
-    UnknownScope(String),
+    /// Names the entry by position only: its text is a secret.
+    #[error(
+        "API key #{0}: unknown scope after ':' (use publish, inbox and history, joined with '+'; keys contain no ':')"
+    )]
+    UnknownScope(usize),
     #[error("could not build the JWKS HTTP client: {0}")]
     HttpClient(String),
 }

@@ -89,16 +89,17 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return peer;
         }
-        // Every X-Forwarded-For header, in order, as one list.
-        let hops: Vec<&str> = headers
+        // Every X-Forwarded-For header, in order, as one list, walked from
+        // the right (the hop nearest to us).
+        let hops = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
             .map(str::trim)
-            .collect();
+            .rev();
         let mut client = peer;
-        for hop in hops.iter().rev() {
+        for hop in hops {
             let Ok(ip) = hop.parse::<IpAddr>() else {
                 // Garbage written by someone: nothing further left counts.
                 break;

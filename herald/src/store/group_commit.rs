@@ -109,7 +109,18 @@ async fn commit(pool: &Pool, group: Vec<Job>) {
                 }
                 return;
             }
+            Err(err) if err.is_unavailable() => {
+                // The database is out of reach: retrying each job alone would
+                // make the last caller wait one timeout per job before it.
+                tracing::warn!(error = %err, jobs = group.len(), "group commit failed: database unavailable");
+                let cause = err.to_string();
+                for job in group {
+                    let _ = job.done.send(Err(StoreError::Unavailable(cause.clone())));
+                }
+                return;
+            }
             Err(err) => {
+                // One job's bad row must not fail the others: retry alone.
                 tracing::warn!(error = %err, jobs = group.len(), "group commit failed; retrying each insert alone");
             }
         }

@@ -50,7 +50,8 @@ impl Default for StoreSettings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("DATABASE_URL must start with sqlite: or postgres:// (got {0:?})")]
+    /// Holds only the URL's scheme: the rest may carry a password.
+    #[error("DATABASE_URL must start with sqlite: or postgres:// (got scheme {0:?})")]
     UnsupportedUrl(String),
     #[error("cannot open the database: {0}")]
     Open(#[source] sqlx::Error),
@@ -58,6 +59,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A shared transaction found the database out of reach; every caller in
+    /// it gets this (the cause is logged once).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -66,9 +71,10 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            StoreError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-            )
+            StoreError::Unavailable(_)
+                | StoreError::Database(
+                    sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+                )
         )
     }
 }
@@ -131,8 +137,10 @@ impl Store {
     /// runtime (the group commit's writer starts here).
     pub async fn open(settings: &StoreSettings) -> Result<Self, StoreError> {
         let url = settings.url.as_str();
-        let engine =
-            Engine::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
+        let engine = Engine::of_url(url).ok_or_else(|| {
+            let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+            StoreError::UnsupportedUrl(scheme.to_owned())
+        })?;
         let pool = match engine {
             Engine::Sqlite => Pool::Sqlite(open_sqlite(settings).await?),
             Engine::Postgres => Pool::Postgres(open_postgres(settings).await?),
