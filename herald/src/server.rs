@@ -31,7 +31,7 @@ use crate::net::HandshakeListener;
 use crate::net::forwarded::{BadProxyRange, TrustedProxies, client_address};
 use crate::protocol::phoenix::{self, PhoenixEndpoint};
 use crate::protocol::socketio::access::Access;
-use crate::protocol::socketio::vocabulary::{HeraldApp, Vocabulary};
+use crate::protocol::socketio::vocabulary::{HeraldApp, Vocabulary, VocabularyError};
 use crate::protocol::socketio::{self, SocketIoEndpoint};
 use crate::store::{Store, StoreError};
 use crate::web;
@@ -54,6 +54,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("limits settings: {0}")]
     TrustedProxy(#[from] BadProxyRange),
+    #[error("[socketio] vocabulary: {0}")]
+    Vocabulary(#[from] VocabularyError),
 }
 
 impl Herald {
@@ -73,12 +75,7 @@ impl Herald {
         let store = Store::open(&config.store()).await?;
         let hub = Hub::new(config.hub());
         hub.spawn_sweeper(Duration::from_secs(30));
-        let vocabulary = Vocabulary::from_config(&config.socketio).unwrap_or_else(|err| {
-            // Config::load refuses such a configuration; this is for callers
-            // that build a Config by hand.
-            tracing::error!(error = %err, "unusable socket.io vocabulary; client events are refused");
-            Vocabulary::empty()
-        });
+        let vocabulary = Vocabulary::from_config(&config.socketio)?;
         let inbox = Inbox::new(store.clone(), hub.clone(), config.inbox());
         inbox.spawn_retention();
         // Services answering events clients push on joined topics; every

@@ -3,15 +3,9 @@
 
 mod common;
 
-use common::tokens::{self, API_KEY, SECRET, claims};
+use common::tokens::{self, API_KEY, claims, secured};
 use common::{PhxClient, TestServer, Vsn};
-use herald::config::Config;
 use serde_json::json;
-
-fn secured(config: &mut Config) {
-    config.auth.jwt_secret = Some(SECRET.into());
-    config.auth.api_keys = vec![API_KEY.into()];
-}
 
 async fn client_for(server: &TestServer, token_claims: serde_json::Value) -> PhxClient {
     let token = tokens::hs256(&token_claims);
@@ -165,9 +159,30 @@ async fn producer_endpoints_need_an_api_key() {
         .await
         .unwrap();
     assert_eq!(history.status(), 401);
-    // Health stays open for load balancers.
+    // Health stays open for load balancers; its room list (user and
+    // business ids) needs a key.
     let health = http.get(server.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
+    let rooms = http
+        .get(server.url("/health?rooms=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rooms.status(), 401);
+    let rooms = http
+        .get(server.url("/health?rooms=1"))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rooms.status(), 403);
+    let rooms = http
+        .get(server.url("/health?rooms=1"))
+        .header("x-api-key", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rooms.status(), 200);
 }
 
 #[tokio::test]
@@ -184,6 +199,10 @@ async fn a_scoped_api_key_reaches_only_its_routes() {
     let publish = json!({"topic": "global", "event": "news", "payload": {}});
     let notification = json!({"type": "points_added"});
     let none = serde_json::Value::Null;
+    let broadcast = json!({"topics": ["global"], "event": "news", "payload": {}});
+    let resource = json!({"type": "resource_created", "resourceType": "r", "businessId": "b",
+        "locationId": "l", "resourceId": "1", "shardId": "s", "timestamp": "2026-12-03T10:00:00Z"});
+    let batch = json!({"userIds": ["u1"], "notification": {"type": "t"}});
     use reqwest::Method;
     let cases = [
         // The inbox key stores and reads inboxes, and nothing else.
@@ -242,6 +261,30 @@ async fn a_scoped_api_key_reaches_only_its_routes() {
             Method::GET,
             "/api/users/u1/notifications/unread-count",
             &none,
+            403,
+            "scope_required",
+        ),
+        (
+            INBOX_KEY,
+            Method::POST,
+            "/api/broadcast",
+            &broadcast,
+            403,
+            "scope_required",
+        ),
+        (
+            INBOX_KEY,
+            Method::POST,
+            "/api/notifications",
+            &resource,
+            403,
+            "scope_required",
+        ),
+        (
+            PUBLISH_KEY,
+            Method::POST,
+            "/api/notifications/batch",
+            &batch,
             403,
             "scope_required",
         ),

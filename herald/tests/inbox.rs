@@ -206,9 +206,17 @@ async fn bad_input_is_refused_with_stable_codes(engine: Engine) {
             "{reply}"
         );
     }
-    for query in ["status=new", "cursor=xyz", "limit=many"] {
+    for (query, code) in [
+        ("status=new", "invalid_field"),
+        ("cursor=xyz", "invalid_field"),
+        ("limit=many", "invalid_query"),
+    ] {
         let (status, reply) = server.get(&format!("{base}?{query}")).await;
-        assert_eq!(status, 400, "{query}: {reply}");
+        assert_eq!(
+            (status, reply["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{query}: {reply}"
+        );
     }
     let refusals = [
         (
@@ -352,6 +360,19 @@ async fn a_batch_reaches_every_user_once(engine: Engine) {
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["error"]["code"], "idempotency_key_reused");
     assert!(refused["error"]["message"].as_str().unwrap().contains("u1"));
+    // u1 keeps its first notification; u4, new to the key, got the new one.
+    let (_, u1) = server.get("/api/users/u1/notifications").await;
+    let titles = |page: &Value| -> Vec<String> {
+        page["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["title"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(titles(&u1), ["Maintenance at 22:00"]);
+    let (_, u4) = server.get("/api/users/u4/notifications").await;
+    assert_eq!(titles(&u4), ["Maintenance at 23:00"]);
 }
 
 async fn pages_stay_stable_while_notifications_arrive(engine: Engine) {

@@ -5,9 +5,8 @@
 #[macro_use]
 mod common;
 
-use common::tokens::{self, API_KEY, SECRET, claims};
+use common::tokens::{self, API_KEY, claims, secured};
 use common::{Engine, PhxClient, TestServer, Vsn};
-use herald::config::Config;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -16,11 +15,6 @@ on_both_engines!(
     a_user_reaches_only_their_own_inbox,
     over_the_socket_the_topic_rule_guards_the_inbox,
 );
-
-fn secured(config: &mut Config) {
-    config.auth.jwt_secret = Some(SECRET.into());
-    config.auth.api_keys = vec![API_KEY.into()];
-}
 
 fn bearer(user: &str) -> String {
     format!("Bearer {}", tokens::hs256(&claims(user, json!({}))))

@@ -12,16 +12,10 @@ use std::time::Duration;
 use axum::Json;
 use axum::routing::post;
 use common::sio::{EioSocket, Frame, Polling, SioClient};
-use common::tokens::{self, API_KEY, SECRET, claims};
+use common::tokens::{self, claims, secured};
 use common::{PhxClient, TestServer, Vsn};
-use herald::config::Config;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
-
-fn secured(config: &mut Config) {
-    config.auth.jwt_secret = Some(SECRET.into());
-    config.auth.api_keys = vec![API_KEY.into()];
-}
 
 fn token_for(user: &str, extra: Value) -> Value {
     json!({ "token": tokens::hs256(&claims(user, extra)) })
@@ -59,6 +53,16 @@ async fn tokens_are_checked_at_connect_with_stable_reasons() {
     assert_eq!(hello.name, "connected");
     assert_eq!(hello.args[0]["userId"], "u1");
     assert_eq!(hello.args[0]["sid"], reply["sid"]);
+
+    // A CONNECT field of an unexpected type does not hide the token.
+    let mut auth = token_for("u2", json!({}));
+    auth["offset"] = json!(5);
+    auth["pid"] = json!(["not", "a", "pid"]);
+    let (mut client, _) = SioClient::connect_ok(&server.ws_base, Some(auth)).await;
+    assert_eq!(
+        client.event_named("connected").await.args[0]["userId"],
+        "u2"
+    );
 }
 
 #[tokio::test]
@@ -580,7 +584,7 @@ async fn an_expiring_token_is_told_then_disconnected() {
 async fn a_fresh_token_sent_as_refresh_keeps_the_socket_past_the_old_expiry() {
     let server = TestServer::start_with(secured).await;
     let now = jsonwebtoken::get_current_timestamp();
-    let short = tokens::hs256(&json!({"sub": "u1", "exp": now + 2}));
+    let short = tokens::hs256(&json!({"sub": "u1", "exp": now + 4}));
     let (mut client, _) =
         SioClient::connect_ok(&server.ws_base, Some(json!({"token": short}))).await;
     client.event_named("connected").await;
@@ -607,7 +611,7 @@ async fn a_fresh_token_sent_as_refresh_keeps_the_socket_past_the_old_expiry() {
     let (ack, _) = client.emit_with_ack("refresh", vec![json!(fresh)]).await;
     assert_eq!(ack[0], json!({"ok": true, "expiresAt": now + 60}));
 
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
     server
         .publish("global-notifications", "system_alert", json!({"n": 1}))
         .await;

@@ -87,7 +87,7 @@ test("phoenix.js with a bad token never opens, and producers need the key", asyn
 test("phoenix.js: a token that expires closes the socket, and params as a function reconnect with a fresh one", async () => {
   const h = await securedHerald();
   const now = Math.floor(Date.now() / 1000);
-  let token = jwt({ sub: "alice", exp: now + 2 });
+  let token = jwt({ sub: "alice", exp: now + 4 });
   const socket = new Socket(`${h.wsUrl}/socket`, {
     transport: WebSocket,
     reconnectAfterMs: () => 100,
@@ -107,7 +107,7 @@ test("phoenix.js: a token that expires closes the socket, and params as a functi
   // The old token expires: the channel hears why (phx_error), the socket is
   // closed with 1008. Meanwhile the app has a fresh token.
   token = jwt({ sub: "alice", exp: now + 60 });
-  const deadline = Date.now() + 6000;
+  const deadline = Date.now() + 8000;
   while (!closes.includes(1008) && Date.now() < deadline) await sleep(50);
   assert.ok(closes.includes(1008), `closed with 1008 token_expired, got ${closes}`);
   assert.ok(

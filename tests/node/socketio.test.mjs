@@ -61,7 +61,7 @@ async function publish(h, topic, event, payload) {
 
 /** The Socket.IO rooms Herald's health lists, by name. */
 async function roomsOf(h) {
-  const health = await (await fetch(`${h.url}/health?rooms=1`)).json();
+  const health = await (await fetch(`${h.url}/health?rooms=1`, { headers: KEY })).json();
   return (health.socketio.rooms ?? []).map((r) => r.room);
 }
 
@@ -116,7 +116,7 @@ test("auth.token: accepted with the user's id, refused with a stable reason", as
 test("a token that expires while connected: told why, disconnected, back with a fresh token", async () => {
   const h = await herald();
   const now = Math.floor(Date.now() / 1000);
-  const socket = client(h, { auth: { token: jwt({ sub: "u1", exp: now + 2 }) } });
+  const socket = client(h, { auth: { token: jwt({ sub: "u1", exp: now + 4 }) } });
   await connected(socket);
   assert.deepEqual(await ack(socket, "join-global-notifications"), { ok: true, room: "global-notifications" });
   const errors = collect(socket, "error");
@@ -139,7 +139,7 @@ test("a token that expires while connected: told why, disconnected, back with a 
 test("a token about to expire is replaced with the refresh event, keeping the socket", async () => {
   const h = await herald();
   const now = Math.floor(Date.now() / 1000);
-  const socket = client(h, { auth: { token: jwt({ sub: "u1", exp: now + 2 }) } });
+  const socket = client(h, { auth: { token: jwt({ sub: "u1", exp: now + 4 }) } });
   const errors = [];
   socket.on("connect_error", (err) => errors.push(err.message));
   await connected(socket);
@@ -150,7 +150,7 @@ test("a token about to expire is replaced with the refresh event, keeping the so
   const renewed = await ack(socket, "refresh", { token: jwt({ sub: "u1", exp: now + 60 }) });
   assert.deepEqual(renewed, { ok: true, expiresAt: now + 60 });
 
-  await sleep(3000);
+  await sleep(5000);
   assert.equal(socket.connected, true);
   assert.deepEqual(errors, []);
   const alerts = collect(socket, "system_alert");

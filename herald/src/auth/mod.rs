@@ -65,12 +65,22 @@ impl Identity {
     /// 4% of the memory budget of an idle connection.
     pub fn into_shared(self) -> Arc<Identity> {
         static ANONYMOUS: OnceLock<Arc<Identity>> = OnceLock::new();
-        let is_default = self.user_id.is_none()
-            && self.business_id.is_none()
-            && self.location_id.is_none()
-            && self.roles.is_empty()
-            && self.claims.is_empty()
-            && self.expires_at.is_none();
+        // Every field named (no `..`): a field added later must be decided
+        // here, or its value would be swapped for the anonymous identity's.
+        let Identity {
+            user_id,
+            business_id,
+            location_id,
+            roles,
+            claims,
+            expires_at,
+        } = &self;
+        let is_default = user_id.is_none()
+            && business_id.is_none()
+            && location_id.is_none()
+            && roles.is_empty()
+            && claims.is_empty()
+            && expires_at.is_none();
         if is_default {
             ANONYMOUS
                 .get_or_init(|| Arc::new(Identity::anonymous()))

@@ -131,3 +131,10 @@ impl JwksServer {
         self.fetches.load(Ordering::SeqCst)
     }
 }
+
+/// A server that checks tokens signed with [`SECRET`] and producer key
+/// [`API_KEY`].
+pub fn secured(config: &mut herald::config::Config) {
+    config.auth.jwt_secret = Some(SECRET.into());
+    config.auth.api_keys = vec![API_KEY.into()];
+}

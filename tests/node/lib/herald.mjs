@@ -62,7 +62,14 @@ export async function startHerald(env = {}, port = undefined) {
     stdio: ["ignore", "inherit", "inherit"],
   });
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  const tracked = { kill9: () => herald.kill9() };
+  // Killed through `child`, not `herald` (not built yet if Herald never
+  // becomes healthy below).
+  const tracked = {
+    kill9: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      return exited;
+    },
+  };
   running.add(tracked);
   exited.then(() => running.delete(tracked));
   const url = `http://127.0.0.1:${port}`;

@@ -18,6 +18,7 @@ use super::connection::Core;
 use super::engine::EngineEnd;
 use super::id::Id;
 use super::packet::{self, Packet, PacketType};
+use crate::auth::limits::count_hit;
 use crate::hub::{TopicNameError, validate_topic_name};
 use crate::protocol::socketio::recovery::Room;
 
@@ -204,13 +205,18 @@ impl SocketRef<'_> {
         if socket.rooms.iter().any(|r| &*r.topic == room) {
             return Ok(());
         }
+        // Counted under the same limit names as Phoenix joins.
         if socket.rooms.len() >= core.shared.settings.max_rooms {
+            count_hit("max_channels");
             return Err(JoinError::TooManyRooms);
         }
         core.shared
             .access
             .authorize_room(&socket.identity, room)
-            .map_err(JoinError::Forbidden)?;
+            .map_err(|reason| {
+                count_hit("join_denied");
+                JoinError::Forbidden(reason)
+            })?;
         let (topic, epoch, offset) = core.subscribe_current(room);
         core.shared.stats.room_joined(&topic);
         let rooms = &mut core.sockets[self.index].rooms;

@@ -526,26 +526,17 @@ impl Core {
         let Some(index) = self.sockets.iter().position(|socket| socket.sid == sid) else {
             return Ok(());
         };
-        let nsp = self.sockets[index].nsp.clone();
-        let (kind, id, data) = match result {
+        let mut socket = SocketRef { core: self, index };
+        match result {
             Deferred::Ack { id, args } => {
                 let args: Vec<&RawValue> = args.iter().map(AsRef::as_ref).collect();
-                (PacketType::Ack, Some(id), packet::args_data(&args))
+                Ok(socket.ack(id, &args).await?)
             }
             Deferred::Emit { event, args } => {
                 let args: Vec<&RawValue> = args.iter().map(AsRef::as_ref).collect();
-                (PacketType::Event, None, packet::event_data(&event, &args))
+                Ok(socket.emit(&event, &args).await?)
             }
-        };
-        let frame = Packet {
-            kind,
-            attachments: 0,
-            nsp: &nsp,
-            id,
-            data: Some(&data),
         }
-        .encode();
-        Ok(self.write_packet(frame, &[]).await?)
     }
 
     /// Keep what can be recovered, tell the client why the connection ends,

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde_json::json;
 use tokio::time::Instant;
 
@@ -22,12 +21,36 @@ use crate::auth::limits::count_hit;
 use crate::hub::{Message, Position, TopicName};
 
 /// The part of the CONNECT payload the protocol reads; the rest is the
-/// application's.
-#[derive(Deserialize, Default)]
+/// application's. Each field is read on its own, so one of the wrong type
+/// (say a numeric `offset`) does not make Herald miss the token.
+#[derive(Default)]
 struct ConnectAuth {
     token: Option<String>,
     pid: Option<String>,
     offset: Option<String>,
+}
+
+impl ConnectAuth {
+    fn parse(data: Option<&str>) -> Self {
+        let Some(Ok(serde_json::Value::Object(fields))) =
+            data.map(serde_json::from_str::<serde_json::Value>)
+        else {
+            return Self::default();
+        };
+        let text = |name: &str| fields.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        Self {
+            token: text("token"),
+            pid: text("pid"),
+            offset: text("offset"),
+        }
+    }
+}
+
+/// When a socket of `identity` must be told its token expired.
+pub(super) fn expiry_of(identity: &Identity) -> Option<Instant> {
+    identity
+        .seconds_left()
+        .map(|left| Instant::now() + Duration::from_secs(left))
 }
 
 impl Core {
@@ -48,9 +71,7 @@ impl Core {
             tracing::debug!(nsp, "socket.io connect to an unknown namespace");
             return self.connect_error(nsp, "Invalid namespace").await;
         };
-        let auth: ConnectAuth = data
-            .and_then(|data| serde_json::from_str(data).ok())
-            .unwrap_or_default();
+        let auth = ConnectAuth::parse(data);
         let identity = match self.shared.access.identify(auth.token.as_deref()).await {
             Ok(identity) => identity,
             Err(reason) => {
@@ -72,9 +93,7 @@ impl Core {
                 }
             }
         }
-        let expires = identity
-            .seconds_left()
-            .map(|left| Instant::now() + Duration::from_secs(left));
+        let expires = expiry_of(&identity);
         // Connecting again to a connected namespace replaces the old socket.
         if let Some(index) = self.socket_index(&nsp) {
             self.remove_socket(index);

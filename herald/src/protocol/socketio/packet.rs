@@ -180,6 +180,12 @@ fn check_shape(kind: PacketType, data: Option<&str>) -> Result<(), PacketError> 
     }
 }
 
+/// A JSON value as an event argument. (Serializing a `Value` cannot fail;
+/// `null` would be the answer if it did.)
+pub fn raw_json(value: &serde_json::Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_default()
+}
+
 /// Split event data `["name", arg, ...]` into its name and arguments.
 pub fn event_parts(data: &str) -> Option<(String, Vec<&RawValue>)> {
     if !data.starts_with('[') {
@@ -196,12 +202,6 @@ pub fn event_parts(data: &str) -> Option<(String, Vec<&RawValue>)> {
         _ => return None,
     };
     Some((name, items))
-}
-
-/// Ack data `[arg, ...]` as its arguments.
-pub fn ack_args(data: Option<&str>) -> Vec<&RawValue> {
-    data.and_then(|data| serde_json::from_str(data).ok())
-        .unwrap_or_default()
 }
 
 impl Packet<'_> {

@@ -199,14 +199,6 @@ impl RecoveryStore {
         (Instant::now() <= session.expires).then_some(session)
     }
 
-    pub fn len(&self) -> usize {
-        self.sessions.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
-    }
-
     /// Forget sessions whose window closed.
     pub fn sweep(&self) {
         let now = Instant::now();

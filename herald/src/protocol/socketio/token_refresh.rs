@@ -11,16 +11,15 @@
 //! event before the application sees it, so every application (the shipped
 //! vocabulary, the conformance example) gets it, and none may redefine it.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
-use tokio::time::Instant;
 
+use super::app::SocketRef;
 use super::connection::Core;
 use super::engine::EngineEnd;
-use super::packet::{Packet, PacketType};
+use super::namespace::expiry_of;
+use super::packet::raw_json;
 
 /// The reserved event name.
 pub const REFRESH_EVENT: &str = "refresh";
@@ -52,17 +51,9 @@ impl Core {
         let Some(id) = ack else {
             return Ok(());
         };
-        let data = format!("[{reply}]");
-        let nsp = self.sockets[index].nsp.clone();
-        let frame = Packet {
-            kind: PacketType::Ack,
-            attachments: 0,
-            nsp: &nsp,
-            id: Some(id),
-            data: Some(&data),
-        }
-        .encode();
-        self.write_packet(frame, &[]).await
+        SocketRef { core: self, index }
+            .ack(id, &[&raw_json(&reply)])
+            .await
     }
 
     /// Validate the new token and move the socket's expiry; `Err` is a
@@ -88,9 +79,7 @@ impl Core {
             return Err("user_mismatch");
         }
         let expires_at = identity.expires_at;
-        socket.expires = identity
-            .seconds_left()
-            .map(|left| Instant::now() + Duration::from_secs(left));
+        socket.expires = expiry_of(&identity);
         socket.identity = identity;
         tracing::debug!(nsp = %socket.nsp, sid = %socket.sid, "socket.io token refreshed");
         Ok(expires_at)

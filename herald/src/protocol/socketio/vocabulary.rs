@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 
 use super::app::{ClientEvent, Deferred, SocketIoApp, SocketRef};
 use super::engine::EngineEnd;
+use super::packet::raw_json as raw;
 use super::room_template::RoomTemplate;
 use super::webhook::Webhook;
 use serde::Deserialize;
@@ -151,17 +152,6 @@ impl Vocabulary {
             error_event: config.error_event.clone(),
             webhook,
         })
-    }
-
-    /// No events at all (used when the configured vocabulary is unusable).
-    pub fn empty() -> Self {
-        Self {
-            rooms: HashMap::new(),
-            events: HashMap::new(),
-            connected_event: None,
-            error_event: "error".into(),
-            webhook: None,
-        }
     }
 
     fn channel(
@@ -464,10 +454,6 @@ impl SocketIoApp for HeraldApp {
 }
 
 /// A JSON value as raw JSON (serializing a `Value` cannot fail).
-fn raw(value: &Value) -> Box<RawValue> {
-    serde_json::value::to_raw_value(value).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -150,10 +150,6 @@ impl EngineSocket {
         self.remote
     }
 
-    pub fn shared(&self) -> &Arc<EngineShared> {
-        &self.shared
-    }
-
     /// `"websocket"` or `"polling"`.
     pub fn transport_name(&self) -> &'static str {
         match self.transport {
