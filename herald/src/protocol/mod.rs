@@ -4,6 +4,7 @@
 
 pub mod phoenix;
 pub mod socketio;
+pub(crate) mod ws;
 
 /// Frame-cache slots on [`crate::hub::Message`], one per wire format, so that
 /// each format is rendered at most once per broadcast.

@@ -10,8 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
-use bytes::Bytes;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use futures_util::SinkExt;
 use serde_json::value::RawValue;
 use tokio::time::Instant;
@@ -21,6 +20,7 @@ use super::{ConnectParams, PhoenixEndpoint, Session};
 use crate::auth::limits::{MessageRate, count_hit};
 use crate::client_events::EventReply;
 use crate::hub::{CloseReason, Message, Subscriber, TopicName};
+use crate::protocol::ws;
 
 /// WebSocket close codes used by this transport.
 mod close_code {
@@ -199,7 +199,7 @@ impl Connection {
                 if !message.is_news_to(&channel.epoch, &mut channel.delivered_up_to) {
                     continue;
                 }
-                socket.feed(text_frame(message.frame(format))).await?;
+                socket.feed(ws::text_message(message.frame(format))).await?;
             }
             socket.flush().await
         };
@@ -346,7 +346,7 @@ impl Connection {
     async fn send(&mut self, frame: Outbound<'_>) -> Result<(), Ending> {
         let bytes = frame.encode(self.serializer);
         self.socket
-            .send(text_frame(bytes))
+            .send(ws::text_message(bytes))
             .await
             .map_err(|_| Ending::WriteFailed)
     }
@@ -412,7 +412,7 @@ impl Connection {
                             payload: &payload,
                         };
                         self.socket
-                            .feed(text_frame(frame.encode(self.serializer)))
+                            .feed(ws::text_message(frame.encode(self.serializer)))
                             .await?;
                     }
                     self.socket.flush().await
@@ -426,7 +426,7 @@ impl Connection {
         if let Some((code, reason)) = close {
             let frame = WsMessage::Close(Some(CloseFrame {
                 code,
-                reason: Utf8Bytes::from(truncate_reason(reason)),
+                reason: ws::close_reason(&reason),
             }));
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.socket.send(frame)).await;
         }
@@ -435,24 +435,12 @@ impl Connection {
 }
 
 fn read_error_ending(err: &axum::Error) -> Ending {
-    let text = err.to_string();
-    if text.contains("Space limit exceeded")
-        || text.contains("too long")
-        || text.contains("too big")
-    {
-        count_hit("frame_size");
+    if ws::frame_too_large(err) {
         tracing::info!("phoenix frame over the size limit");
         Ending::ProtocolError(close_code::MESSAGE_TOO_BIG, "frame too large".into())
     } else {
-        tracing::debug!(error = %text, "phoenix socket read error");
         Ending::ClientGone
     }
-}
-
-/// Frames are built as UTF-8 JSON, so this conversion only fails on a bug;
-/// an empty frame is sent rather than crashing the connection.
-fn text_frame(bytes: Bytes) -> WsMessage {
-    WsMessage::Text(Utf8Bytes::try_from(bytes).unwrap_or_default())
 }
 
 pub(super) fn json_string(text: &str) -> String {
@@ -468,16 +456,4 @@ fn unknown_event_json(event: &str) -> String {
         r#"{{"reason":"unhandled event","event":{}}}"#,
         json_string(event)
     )
-}
-
-/// Close reasons must fit in a control frame (123 bytes).
-fn truncate_reason(mut reason: String) -> String {
-    if reason.len() > 123 {
-        let mut end = 123;
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        reason.truncate(end);
-    }
-    reason
 }

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use bytes::Bytes;
 use futures_util::SinkExt;
 use tokio::time::Instant;
@@ -22,6 +22,7 @@ use super::EngineShared;
 use super::packet::{self, ClientPacket, ServerPacket};
 use super::polling::{PollClosed, PollSession, Upgrade};
 use crate::protocol::socketio::id::Id;
+use crate::protocol::ws;
 
 /// How long closing a WebSocket may take before it is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -321,7 +322,7 @@ impl EngineSocket {
             Transport::WebSocket(socket) => {
                 let frame = WsMessage::Close(Some(CloseFrame {
                     code,
-                    reason: Utf8Bytes::from(truncate_reason(reason)),
+                    reason: ws::close_reason(reason),
                 }));
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(frame)).await;
             }
@@ -343,31 +344,15 @@ impl Drop for EngineSocket {
 
 fn ws_message(packet: ServerPacket) -> WsMessage {
     match packet {
-        // Packets are built from UTF-8 text; an empty frame is sent rather
-        // than crashing the connection should that ever not hold.
-        ServerPacket::Text(text) => WsMessage::Text(Utf8Bytes::try_from(text).unwrap_or_default()),
+        ServerPacket::Text(text) => ws::text_message(text),
         ServerPacket::Binary(bytes) => WsMessage::Binary(bytes),
     }
 }
 
 fn read_error(err: &axum::Error) -> EngineEnd {
-    let text = err.to_string();
-    if text.contains("Space limit exceeded")
-        || text.contains("too long")
-        || text.contains("too big")
-    {
+    if ws::frame_too_large(err) {
         EngineEnd::PayloadTooLarge
     } else {
-        tracing::debug!(error = %text, "socket.io websocket read error");
         EngineEnd::TransportClosed
     }
-}
-
-/// Close reasons must fit in a control frame (123 bytes).
-fn truncate_reason(reason: &str) -> String {
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    reason[..end].to_owned()
 }
