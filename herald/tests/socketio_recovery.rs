@@ -178,6 +178,10 @@ async fn a_gap_longer_than_the_history_is_not_recovered() {
     }
     let auth = json!({"pid": reply["pid"], "offset": offset});
     let (_, again) = SioClient::connect_ok(&server.ws_base, Some(auth)).await;
+    assert!(
+        again["pid"].is_string(),
+        "a fresh session with a pid of its own"
+    );
     assert_ne!(again["pid"], reply["pid"]);
 }
 

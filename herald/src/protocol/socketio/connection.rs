@@ -451,6 +451,8 @@ impl Core {
         let engine = &mut self.engine;
         let write = async {
             for message in batch.drain(..) {
+                // Rendered once per message, whatever the subscribers.
+                let shared_frame = message.frame(format);
                 for socket in sockets.iter_mut() {
                     let Some(room) = socket
                         .rooms
@@ -466,7 +468,7 @@ impl Core {
                     if recovery && room.delivered != before {
                         socket.log.record(&room.topic, room.delivered);
                     }
-                    let frame = packet::in_namespace(&message.frame(format), &socket.nsp);
+                    let frame = packet::in_namespace(&shared_frame, &socket.nsp);
                     engine.feed(ServerPacket::Text(frame)).await?;
                 }
             }
